@@ -1,0 +1,165 @@
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Every setting of the service, read from the environment once at start. Nothing else reads process.env.
+ * `settingDocs` is the table the README shows; a test keeps the two in step.
+ */
+export interface Config {
+  port: number;
+  host: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  modelsDir: string;
+  onnxIntraOpThreads: number;
+  maxImageBytes: number;
+  maxImagePixels: number;
+  faceMinHeight: number;
+  faceComparableRatio: number;
+}
+
+interface Setting<K extends keyof Config> {
+  key: K;
+  env: string;
+  meaning: string;
+  defaultValue: () => Config[K];
+  /** How the README states a default that depends on the machine or the checkout. */
+  documentedDefault?: string;
+  parse: (raw: string) => Config[K];
+}
+
+class InvalidSetting extends Error {}
+
+/** The folder holding package.json, whether this file runs from src/ (tsx) or dist/src/ (compiled). */
+function findProjectRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) return process.cwd();
+    dir = parent;
+  }
+  return dir;
+}
+
+export const projectRoot = findProjectRoot();
+
+function integer(min: number, max: number): (raw: string) => number {
+  return (raw) => {
+    if (!/^\d+$/.test(raw.trim())) throw new InvalidSetting(`"${raw}" is not a whole number`);
+    const value = Number(raw);
+    if (value < min || value > max) throw new InvalidSetting(`${value} is outside ${min}..${max}`);
+    return value;
+  };
+}
+
+function decimal(min: number, max: number): (raw: string) => number {
+  return (raw) => {
+    const value = Number(raw.trim());
+    if (raw.trim() === '' || !Number.isFinite(value)) throw new InvalidSetting(`"${raw}" is not a number`);
+    if (value < min || value > max) throw new InvalidSetting(`${value} is outside ${min}..${max}`);
+    return value;
+  };
+}
+
+function oneOf<T extends string>(values: readonly T[]): (raw: string) => T {
+  return (raw) => {
+    if (!(values as readonly string[]).includes(raw)) throw new InvalidSetting(`"${raw}" is not one of ${values.join(', ')}`);
+    return raw as T;
+  };
+}
+
+const MB = 1024 * 1024;
+
+const settings: { [K in keyof Config]: Setting<K> } = {
+  port: { key: 'port', env: 'PORT', meaning: 'TCP port the HTTP server listens on', defaultValue: () => 8080, parse: integer(0, 65535) },
+  host: {
+    key: 'host',
+    env: 'HOST',
+    meaning: 'Address the HTTP server binds to',
+    defaultValue: () => '0.0.0.0',
+    parse: (raw) => raw.trim(),
+  },
+  logLevel: {
+    key: 'logLevel',
+    env: 'LOG_LEVEL',
+    meaning: 'pino log level',
+    defaultValue: () => 'info',
+    parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
+  },
+  modelsDir: {
+    key: 'modelsDir',
+    env: 'MODELS_DIR',
+    meaning: 'Directory holding manifest.json and the ONNX files it lists',
+    defaultValue: () => path.join(projectRoot, 'models'),
+    documentedDefault: 'models/ of the checkout',
+    parse: (raw) => path.resolve(raw),
+  },
+  onnxIntraOpThreads: {
+    key: 'onnxIntraOpThreads',
+    env: 'ONNX_INTRA_OP_THREADS',
+    meaning: 'Threads each ONNX Runtime session may use for one model run',
+    defaultValue: () => Math.max(1, Math.min(4, os.availableParallelism())),
+    documentedDefault: 'cores, at most 4',
+    parse: integer(1, 64),
+  },
+  maxImageBytes: {
+    key: 'maxImageBytes',
+    env: 'MAX_IMAGE_BYTES',
+    meaning: 'Largest image body or part accepted, in bytes (base64 text may be 4/3 of it)',
+    defaultValue: () => 10 * MB,
+    parse: integer(1024, 1024 * MB),
+  },
+  maxImagePixels: {
+    key: 'maxImagePixels',
+    env: 'MAX_IMAGE_PIXELS',
+    meaning: 'Largest decoded image accepted, in pixels (width × height); larger images are refused before decoding',
+    defaultValue: () => 40_000_000,
+    parse: integer(1, 1_000_000_000),
+  },
+  faceMinHeight: {
+    key: 'faceMinHeight',
+    env: 'FACE_MIN_HEIGHT',
+    meaning: 'Faces shorter than this many pixels are ignored (too small to describe)',
+    defaultValue: () => 20,
+    parse: integer(1, 10_000),
+  },
+  faceComparableRatio: {
+    key: 'faceComparableRatio',
+    env: 'FACE_COMPARABLE_RATIO',
+    meaning: 'A second face at least this share of the largest face height makes a sample show "more than one person"',
+    defaultValue: () => 0.45,
+    parse: decimal(0.05, 1),
+  },
+};
+
+export const settingDocs = (Object.values(settings) as Setting<keyof Config>[]).map((s) => ({
+  env: s.env,
+  meaning: s.meaning,
+  defaultValue: s.documentedDefault ?? String(s.defaultValue()),
+}));
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Reads every setting; all problems are reported together. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const values: Partial<Record<keyof Config, unknown>> = {};
+  for (const setting of Object.values(settings) as Setting<keyof Config>[]) {
+    const raw = env[setting.env];
+    if (raw === undefined || raw === '') {
+      values[setting.key] = setting.defaultValue();
+      continue;
+    }
+    try {
+      values[setting.key] = setting.parse(raw);
+    } catch (error) {
+      if (!(error instanceof InvalidSetting)) throw error;
+      problems.push(`${setting.env}: ${error.message}`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  return values as Config;
+}

@@ -1,0 +1,112 @@
+/**
+ * The error catalogue. Use cases raise a ServiceError of a protocol-neutral kind; the HTTP layer answers with the
+ * code of the API area the route belongs to (BPE-… for /v1/face/pattern, LDE-… for /v1/face/liveness).
+ * Codes marked "extension" are ours: the published API has no code for these situations.
+ */
+export type ApiArea = 'biometry' | 'liveness' | 'service';
+
+export type ErrorKind =
+  | 'content-type'
+  | 'method'
+  | 'sample-unreadable'
+  | 'template-unreadable'
+  | 'part-content-type'
+  | 'template-not-extracted'
+  | 'no-face'
+  | 'multiple-faces'
+  | 'internal'
+  | 'model-runtime'
+  | 'too-large'
+  | 'malformed-request'
+  | 'invalid-payload'
+  | 'overloaded'
+  | 'timeout'
+  | 'not-found';
+
+export interface CatalogueEntry {
+  code: string;
+  status: number;
+  message: string;
+  extension: boolean;
+}
+
+type AreaCatalogue = Partial<Record<ErrorKind, CatalogueEntry>>;
+
+const spec = (code: string, status: number, message: string): CatalogueEntry => ({ code, status, message, extension: false });
+const ext = (code: string, status: number, message: string): CatalogueEntry => ({ code, status, message, extension: true });
+
+export const errorCatalogue: Record<ApiArea, AreaCatalogue> = {
+  biometry: {
+    'content-type': spec('BPE-002001', 400, 'Invalid Content-Type of HTTP request'),
+    method: spec('BPE-002002', 400, 'Invalid HTTP request method'),
+    'sample-unreadable': spec('BPE-002003', 400, 'Failed to read the biometric sample'),
+    'template-unreadable': spec('BPE-002004', 400, 'Failed to read the biometric template'),
+    'part-content-type': spec('BPE-002005', 400, 'Invalid Content-Type of the multiparted HTTP request part'),
+    'template-not-extracted': spec('BPE-003001', 400, 'Failed to retrieve the biometric template'),
+    'no-face': spec('BPE-003002', 400, 'The biometric sample is missing face'),
+    'multiple-faces': spec('BPE-003003', 400, 'More than one person is present on the biometric sample'),
+    internal: spec('BPE-001001', 500, 'Internal bioprocessor error'),
+    'model-runtime': spec('BPE-001002', 400, 'TFSS error. Call the biometry health method.'),
+    'too-large': ext('BPE-002006', 413, 'Request or part exceeds a size or count limit'),
+    'malformed-request': ext('BPE-002007', 400, 'Malformed request body'),
+    overloaded: ext('BPE-001003', 503, 'Service is at capacity, retry later'),
+    timeout: ext('BPE-002008', 408, 'Request body was not received in time'),
+  },
+  liveness: {
+    'content-type': spec('LDE-002001', 400, 'Invalid Content-Type of HTTP request'),
+    method: spec('LDE-002002', 400, 'Invalid HTTP request method'),
+    'sample-unreadable': spec('LDE-002004', 400, 'Failed to extract the biometric sample'),
+    'part-content-type': spec('LDE-002005', 400, 'Invalid Content-Type of the multiparted HTTP request part'),
+    internal: spec('LDE-001001', 500, 'Liveness detection processor internal error'),
+    'model-runtime': spec('LDE-001002', 400, 'TFSS error. Call the Liveness health method.'),
+    'too-large': ext('LDE-002006', 413, 'Request or part exceeds a size or count limit'),
+    'malformed-request': ext('LDE-002007', 400, 'Malformed request body'),
+    'invalid-payload': ext('LDE-002008', 400, 'Invalid payload'),
+    overloaded: ext('LDE-001003', 503, 'Service is at capacity, retry later'),
+    timeout: ext('LDE-002009', 408, 'Request body was not received in time'),
+  },
+  service: {
+    method: ext('SVC-002002', 400, 'Invalid HTTP request method'),
+    'not-found': ext('SVC-004004', 404, 'No such route'),
+    internal: ext('SVC-001001', 500, 'Internal error'),
+    'too-large': ext('SVC-002006', 413, 'Request exceeds a size limit'),
+    'malformed-request': ext('SVC-002007', 400, 'Malformed request'),
+    timeout: ext('SVC-002009', 408, 'Request body was not received in time'),
+  },
+};
+
+/** A failure a client can be told about. `detail` is ours, never client bytes or server paths. */
+export class ServiceError extends Error {
+  override readonly name = 'ServiceError';
+  constructor(
+    readonly kind: ErrorKind,
+    readonly detail?: string,
+  ) {
+    super(detail ? `${kind}: ${detail}` : kind);
+  }
+}
+
+/** Model inference failed; reported as the area's model-runtime error and counted by health. */
+export class ModelRuntimeError extends ServiceError {
+  constructor(
+    readonly modelId: string,
+    override readonly cause: unknown,
+  ) {
+    super('model-runtime', `model ${modelId} failed to run`);
+  }
+}
+
+export interface ErrorResponse {
+  status: number;
+  body: { code: string; message: string };
+}
+
+/**
+ * The response for an error in an area. A kind the area does not list takes the service-wide entry (an unknown
+ * route is a 404 everywhere), else the area's internal error.
+ */
+export function errorResponse(area: ApiArea, kind: ErrorKind, detail?: string): ErrorResponse {
+  const entry = errorCatalogue[area][kind] ?? errorCatalogue.service[kind] ?? errorCatalogue[area].internal ?? errorCatalogue.service.internal!;
+  const message = detail ? `${entry.message}: ${detail}` : entry.message;
+  return { status: entry.status, body: { code: entry.code, message } };
+}
