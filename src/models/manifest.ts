@@ -1,0 +1,178 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+
+const point = z.tuple([z.number(), z.number()]);
+
+const inputSpec = z.object({
+  name: z.string().min(1),
+  shape: z.array(z.number().int().positive()).length(4),
+  layout: z.literal('NCHW'),
+  channelOrder: z.enum(['RGB', 'BGR', 'GRAY']),
+  mean: z.array(z.number()).min(1).max(3),
+  std: z.array(z.number().refine((v) => v !== 0, 'std must not be 0')).min(1).max(3),
+});
+
+const outputSpec = z.object({
+  name: z.string().min(1),
+  shape: z.array(z.number().int().positive()),
+});
+
+const npmSource = z.object({
+  npmPackage: z.string().min(1),
+  npmVersion: z.string().min(1),
+  integrity: z.string().startsWith('sha512-'),
+  path: z.string().min(1),
+});
+
+const common = {
+  id: z.string().regex(/^[A-Za-z0-9_.-]+$/),
+  file: z.string().regex(/^[A-Za-z0-9_.-]+\.onnx$/, 'a file name inside the models directory'),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  bytes: z.number().int().positive(),
+  version: z.string().min(1),
+  source: z.union([npmSource, z.string().min(1)]),
+  licence: z.string().min(1),
+  input: inputSpec,
+  outputs: z.array(outputSpec).min(1),
+};
+
+const detectorUltraface = z.object({
+  ...common,
+  family: z.literal('detector.ultraface'),
+  params: z.object({
+    /** Candidates below this score are discarded. */
+    scoreThreshold: z.number().gt(0).lt(1),
+    /** Candidates at or above this score are faces; those below must be found again in a verification window. */
+    confidentScore: z.number().gt(0).lte(1),
+    verificationScore: z.number().gt(0).lt(1),
+    /** Height of the verification window, in face heights. */
+    verificationContext: z.number().gt(1),
+    /** Margin of the canvas used when no confident face is found, as a share of the image size per side. */
+    paddingMargin: z.number().gt(0),
+    nmsIouThreshold: z.number().gt(0).lt(1),
+  }),
+});
+
+const landmarker68 = z.object({
+  ...common,
+  family: z.literal('landmarker.68'),
+  params: z.object({ cropScale: z.number().positive() }),
+});
+
+const embedderArcface = z.object({
+  ...common,
+  family: z.literal('embedder.arcface'),
+  params: z.object({ alignmentTemplate: z.array(point).length(5) }),
+});
+
+const antispoofClassifier = z.object({
+  ...common,
+  family: z.literal('antispoof.classifier'),
+  params: z.object({
+    cropScale: z.number().positive(),
+    liveClassIndex: z.number().int().nonnegative(),
+  }),
+});
+
+const modelEntry = z.discriminatedUnion('family', [
+  detectorUltraface,
+  landmarker68,
+  embedderArcface,
+  antispoofClassifier,
+]);
+
+const manifestSchema = z
+  .object({
+    schemaVersion: z.literal(1),
+    pipeline: z.object({
+      detector: z.string(),
+      landmarker: z.string(),
+      embedder: z.string(),
+      antiSpoof: z.array(z.string()).min(1),
+    }),
+    models: z.array(modelEntry).min(1),
+  })
+  .superRefine((manifest, ctx) => {
+    const ids = new Set<string>();
+    for (const model of manifest.models) {
+      if (ids.has(model.id)) ctx.addIssue({ code: 'custom', message: `duplicate model id "${model.id}"` });
+      ids.add(model.id);
+      if (model.input.mean.length !== model.input.std.length) {
+        ctx.addIssue({ code: 'custom', message: `model "${model.id}": mean and std differ in length` });
+      }
+    }
+    const byId = new Map(manifest.models.map((m) => [m.id, m]));
+    const requireRole = (role: string, id: string, familyPrefix: string): void => {
+      const model = byId.get(id);
+      if (!model) ctx.addIssue({ code: 'custom', message: `pipeline.${role} names "${id}", which is not in models` });
+      else if (!model.family.startsWith(familyPrefix)) {
+        ctx.addIssue({ code: 'custom', message: `pipeline.${role} "${id}" is a ${model.family}, not a ${familyPrefix}` });
+      }
+    };
+    requireRole('detector', manifest.pipeline.detector, 'detector.');
+    requireRole('landmarker', manifest.pipeline.landmarker, 'landmarker.');
+    requireRole('embedder', manifest.pipeline.embedder, 'embedder.');
+    for (const id of manifest.pipeline.antiSpoof) requireRole('antiSpoof', id, 'antispoof.');
+  });
+
+export type ModelManifest = z.infer<typeof manifestSchema>;
+export type ModelEntry = z.infer<typeof modelEntry>;
+export type ModelInputSpec = z.infer<typeof inputSpec>;
+export type DetectorEntry = z.infer<typeof detectorUltraface>;
+export type LandmarkerEntry = z.infer<typeof landmarker68>;
+export type EmbedderEntry = z.infer<typeof embedderArcface>;
+export type AntiSpoofEntry = z.infer<typeof antispoofClassifier>;
+export type NpmSource = z.infer<typeof npmSource>;
+
+export class ManifestError extends Error {
+  override readonly name = 'ManifestError';
+}
+
+export function parseManifest(json: unknown, origin: string): ModelManifest {
+  const result = manifestSchema.safeParse(json);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `  - ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new ManifestError(`${origin} is not a valid model manifest:\n${problems.join('\n')}`);
+  }
+  return result.data;
+}
+
+export async function readManifest(modelsDir: string): Promise<ModelManifest> {
+  const file = path.join(modelsDir, 'manifest.json');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new ManifestError(`cannot read model manifest ${file}: ${(error as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ManifestError(`model manifest ${file} is not JSON: ${(error as Error).message}`);
+  }
+  return parseManifest(json, file);
+}
+
+export interface PipelineModels {
+  detector: DetectorEntry;
+  landmarker: LandmarkerEntry;
+  embedder: EmbedderEntry;
+  antiSpoof: AntiSpoofEntry[];
+}
+
+/** The models of each pipeline role; parseManifest has already checked that every role names a model of its family. */
+export function pipelineModels(manifest: ModelManifest): PipelineModels {
+  const find = <F extends ModelEntry['family']>(id: string, family: F): Extract<ModelEntry, { family: F }> => {
+    const model = manifest.models.find((m) => m.id === id);
+    if (model?.family !== family) throw new ManifestError(`model "${id}" is not a ${family} model`);
+    return model as Extract<ModelEntry, { family: F }>;
+  };
+  return {
+    detector: find(manifest.pipeline.detector, 'detector.ultraface'),
+    landmarker: find(manifest.pipeline.landmarker, 'landmarker.68'),
+    embedder: find(manifest.pipeline.embedder, 'embedder.arcface'),
+    antiSpoof: manifest.pipeline.antiSpoof.map((id) => find(id, 'antispoof.classifier')),
+  };
+}

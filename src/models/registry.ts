@@ -1,0 +1,114 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { type ModelEntry, type ModelManifest, pipelineModels, type PipelineModels, readManifest } from './manifest.js';
+import { createSession, type ModelSession, type SessionOptions } from './session.js';
+
+export class ModelLoadError extends Error {
+  override readonly name = 'ModelLoadError';
+}
+
+export interface LoadedModel {
+  entry: ModelEntry;
+  session: ModelSession;
+  /** Milliseconds the warm-up run took. */
+  warmupMs: number;
+}
+
+export interface ModelRegistry {
+  manifest: ModelManifest;
+  pipeline: PipelineModels;
+  models: ReadonlyMap<string, LoadedModel>;
+  session(id: string): ModelSession;
+  release(): Promise<void>;
+}
+
+export function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+async function readVerified(modelsDir: string, entry: ModelEntry): Promise<Uint8Array> {
+  const file = path.join(modelsDir, entry.file);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'the file is missing' : (error as Error).message;
+    throw new ModelLoadError(`model "${entry.id}" (${file}): ${reason}; run "npm run models" to fetch the bundled models`);
+  }
+  const actual = sha256(bytes);
+  if (actual !== entry.sha256) {
+    throw new ModelLoadError(
+      `model "${entry.id}" (${file}) is corrupt or not the listed model: sha256 ${actual}, manifest says ${entry.sha256}`,
+    );
+  }
+  return bytes;
+}
+
+/** Checks that the graph's input and outputs are the ones the manifest declares, so preprocessing fits the model. */
+function checkGraphMatchesManifest(entry: ModelEntry, session: ModelSession): void {
+  const problems: string[] = [];
+  const input = session.inputs.find((i) => i.name === entry.input.name);
+  if (session.inputs.length !== 1 || !input) {
+    problems.push(`expected one input "${entry.input.name}", graph has ${session.inputs.map((i) => `"${i.name}"`).join(', ')}`);
+  } else {
+    if (input.type !== 'float32') problems.push(`input "${input.name}" is ${input.type}, not float32`);
+    const fixed = input.shape.every((d, i) => typeof d !== 'number' || d === entry.input.shape[i]);
+    if (input.shape.length !== entry.input.shape.length || !fixed) {
+      problems.push(`input shape is [${input.shape.join(',')}], manifest says [${entry.input.shape.join(',')}]`);
+    }
+  }
+  for (const declared of entry.outputs) {
+    const output = session.outputs.find((o) => o.name === declared.name);
+    if (!output) problems.push(`graph has no output "${declared.name}"`);
+    else if (output.shape.length !== declared.shape.length || output.shape.some((d, i) => typeof d === 'number' && d !== declared.shape[i])) {
+      problems.push(`output "${declared.name}" shape is [${output.shape.join(',')}], manifest says [${declared.shape.join(',')}]`);
+    }
+  }
+  if (problems.length > 0) throw new ModelLoadError(`model "${entry.id}" does not match its manifest entry: ${problems.join('; ')}`);
+}
+
+async function warmUp(entry: ModelEntry, session: ModelSession): Promise<number> {
+  const size = entry.input.shape.reduce((a, b) => a * b, 1);
+  const started = performance.now();
+  await session.run({ [entry.input.name]: { data: new Float32Array(size), dims: entry.input.shape } });
+  return performance.now() - started;
+}
+
+/** Loads, verifies and warms every model the pipeline uses; any problem stops the start with a message naming the file. */
+export async function loadModels(modelsDir: string, options: SessionOptions): Promise<ModelRegistry> {
+  const manifest = await readManifest(modelsDir);
+  const pipeline = pipelineModels(manifest);
+  const used = new Set([pipeline.detector.id, pipeline.landmarker.id, pipeline.embedder.id, ...pipeline.antiSpoof.map((m) => m.id)]);
+  const models = new Map<string, LoadedModel>();
+  try {
+    for (const entry of manifest.models.filter((m) => used.has(m.id))) {
+      const bytes = await readVerified(modelsDir, entry);
+      let session: ModelSession;
+      try {
+        session = await createSession(entry.id, bytes, options);
+      } catch (error) {
+        throw new ModelLoadError(`model "${entry.id}" (${entry.file}) cannot be loaded by the runtime: ${(error as Error).message}`);
+      }
+      models.set(entry.id, { entry, session, warmupMs: 0 });
+      checkGraphMatchesManifest(entry, session);
+      models.set(entry.id, { entry, session, warmupMs: await warmUp(entry, session) });
+    }
+  } catch (error) {
+    await Promise.all([...models.values()].map((m) => m.session.release()));
+    throw error;
+  }
+  return {
+    manifest,
+    pipeline,
+    models,
+    session(id) {
+      const model = models.get(id);
+      if (!model) throw new Error(`model "${id}" is not loaded`);
+      return model.session;
+    },
+    async release() {
+      await Promise.all([...models.values()].map((m) => m.session.release()));
+    },
+  };
+}
