@@ -1,0 +1,129 @@
+import type { Raster } from '../media/raster.js';
+import type { ModelRegistry } from '../models/registry.js';
+import {
+  type Detection,
+  decodeUltraface,
+  detectorInput,
+  fullRegion,
+  nonMaxSuppression,
+  paddedRegion,
+  tileRegions,
+  verificationRegion,
+} from './detector.js';
+import { alignmentTransform, embedderInput, l2Normalise } from './embedder.js';
+import { type Box, boxHeight, iou, type Point } from './geometry.js';
+import { contextCrop, decodeLandmarks, fivePointsFrom68, landmarkInput, squareFaceBox } from './landmarks.js';
+import type { Border, Rect } from './sampling.js';
+
+export type Stage = 'detect' | 'landmarks' | 'embed' | 'liveness';
+
+/** Measures how long each stage takes; the service passes its metrics here, tests pass nothing. */
+export type StageObserver = (stage: Stage, seconds: number) => void;
+
+export interface LocatedFace {
+  detection: Detection;
+  /** Square box the landmark and anti-spoof crops are made from. */
+  faceBox: Box;
+  landmarks: Point[];
+  fivePoints: Point[];
+}
+
+export interface FacePipeline {
+  /** Every face found and confirmed, largest first. */
+  detect(raster: Raster): Promise<Detection[]>;
+  locate(raster: Raster, detection: Detection): Promise<LocatedFace>;
+  /** The face's L2-normalised embedding. */
+  embed(raster: Raster, face: LocatedFace): Promise<Float32Array>;
+}
+
+/**
+ * When the whole-image pass finds no face, or only faces shorter than this share of the image height, the image is
+ * searched again in tiles: the detector sees the whole image at 320×240, where such faces are a few pixels tall.
+ */
+const TILE_WHEN_LARGEST_FACE_BELOW = 0.2;
+/** Tiling helps only where a tile still has more pixels than the detector input. */
+const TILE_WHEN_IMAGE_EXCEEDS_INPUT = 1.5;
+/** Bounds the extra detector runs a crowd of low-confidence candidates can cost; the rest are dropped. */
+const MAX_VERIFICATIONS = 8;
+/** Mid-grey, the neutral value outside the image on padded and verification canvases. */
+const CANVAS_GREY: Border = { fill: 127 };
+
+export function createFacePipeline(registry: ModelRegistry, observe: StageObserver = () => {}): FacePipeline {
+  const { detector, landmarker, embedder } = registry.pipeline;
+  const detectorSession = registry.session(detector.id);
+  const landmarkSession = registry.session(landmarker.id);
+  const embedderSession = registry.session(embedder.id);
+
+  async function timed<T>(stage: Stage, work: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await work();
+    } finally {
+      observe(stage, (performance.now() - started) / 1000);
+    }
+  }
+
+  const [, , inputHeight, inputWidth] = detector.input.shape as [number, number, number, number];
+  const params = detector.params;
+
+  async function detectIn(raster: Raster, region: Rect, border: Border, threshold = params.scoreThreshold): Promise<Detection[]> {
+    const input = detectorInput(raster, region, detector, border);
+    const outputs = await detectorSession.run({ [detector.input.name]: { data: input, dims: detector.input.shape } });
+    return decodeUltraface(outputs.scores!.data, outputs.boxes!.data, region, threshold);
+  }
+
+  async function confirmed(raster: Raster, candidate: Detection): Promise<boolean> {
+    const region = verificationRegion(candidate.box, params.verificationContext, inputWidth / inputHeight);
+    const again = await detectIn(raster, region, CANVAS_GREY, params.verificationScore);
+    return again.some((d) => iou(d.box, candidate.box) > params.nmsIouThreshold);
+  }
+
+  /**
+   * Candidates from the whole image; from tiles when faces may be too small for it; from a padded canvas when nothing
+   * confident was found (faces that fill the photo). Confident candidates are faces; the others must be found again
+   * in a window around them, which removes the false boxes this detector raises on animals and textures.
+   */
+  async function findFaces(raster: Raster): Promise<Detection[]> {
+    const nms = (detections: Detection[]): Detection[] => nonMaxSuppression(detections, params.nmsIouThreshold);
+    let candidates = nms(await detectIn(raster, fullRegion(raster), 'replicate'));
+    const largest = Math.max(0, ...candidates.map((d) => boxHeight(d.box)));
+    const tileable = raster.width >= TILE_WHEN_IMAGE_EXCEEDS_INPUT * inputWidth && raster.height >= TILE_WHEN_IMAGE_EXCEEDS_INPUT * inputHeight;
+    if (tileable && largest < TILE_WHEN_LARGEST_FACE_BELOW * raster.height) {
+      const tiles = await Promise.all(tileRegions(raster.width, raster.height).map((region) => detectIn(raster, region, 'replicate')));
+      candidates = nms([...candidates, ...tiles.flat()]);
+    }
+    if (!candidates.some((d) => d.score >= params.confidentScore)) {
+      candidates = nms([...candidates, ...(await detectIn(raster, paddedRegion(raster, params.paddingMargin), CANVAS_GREY))]);
+    }
+    candidates.sort((a, b) => boxHeight(b.box) - boxHeight(a.box));
+    const faces: Detection[] = [];
+    let verifications = 0;
+    for (const candidate of candidates) {
+      if (candidate.score >= params.confidentScore) faces.push(candidate);
+      else if (verifications++ < MAX_VERIFICATIONS && (await confirmed(raster, candidate))) faces.push(candidate);
+    }
+    return faces;
+  }
+
+  return {
+    detect: (raster) => timed('detect', () => findFaces(raster)),
+
+    locate: (raster, detection) =>
+      timed('landmarks', async () => {
+        const faceBox = squareFaceBox(detection.box, raster.width, raster.height);
+        const crop = contextCrop(faceBox, landmarker.params.cropScale, raster.width, raster.height);
+        const outputs = await landmarkSession.run({
+          [landmarker.input.name]: { data: landmarkInput(raster, crop, landmarker), dims: landmarker.input.shape },
+        });
+        const landmarks = decodeLandmarks(outputs[landmarker.outputs[0]!.name]!.data, crop);
+        return { detection, faceBox, landmarks, fivePoints: fivePointsFrom68(landmarks) };
+      }),
+
+    embed: (raster, face) =>
+      timed('embed', async () => {
+        const input = embedderInput(raster, alignmentTransform(face.fivePoints, embedder), embedder);
+        const outputs = await embedderSession.run({ [embedder.input.name]: { data: input, dims: embedder.input.shape } });
+        return l2Normalise(outputs[embedder.outputs[0]!.name]!.data);
+      }),
+  };
+}

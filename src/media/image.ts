@@ -1,0 +1,52 @@
+import sharp from 'sharp';
+import { ServiceError } from '../errors.js';
+import type { Raster } from './raster.js';
+
+// Decoded pixels must not outlive a request: no libvips operation cache.
+sharp.cache(false);
+
+export type ImageFormat = 'jpeg' | 'png';
+
+export const imageMimeTypes: Record<ImageFormat, string> = { jpeg: 'image/jpeg', png: 'image/png' };
+
+/** The format the bytes are in, by their signature; undefined when neither JPEG nor PNG. */
+export function sniffImageFormat(bytes: Uint8Array): ImageFormat | undefined {
+  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
+  const png = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+  if (bytes.length >= 8 && png.every((b, i) => bytes[i] === b)) return 'png';
+  return undefined;
+}
+
+export interface DecodedImage extends Raster {
+  format: ImageFormat;
+}
+
+export interface DecodeLimits {
+  maxPixels: number;
+}
+
+/**
+ * Decodes a JPEG or PNG into 8-bit RGB: EXIF orientation applied, grey expanded to three channels, alpha composed
+ * onto white, CMYK and 16-bit converted. Anything else, and any image over the pixel limit (checked from the header,
+ * before decoding), is an unreadable sample.
+ */
+export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits): Promise<DecodedImage> {
+  const format = sniffImageFormat(bytes);
+  if (!format) throw new ServiceError('sample-unreadable', 'the bytes are neither a JPEG nor a PNG image');
+  try {
+    const { data, info } = await sharp(bytes, { limitInputPixels: limits.maxPixels, failOn: 'error', pages: 1 })
+      .rotate()
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
+    return { format, width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+  } catch (error) {
+    const message = (error as Error).message;
+    if (/pixel limit/i.test(message)) {
+      throw new ServiceError('sample-unreadable', `the image has more than ${limits.maxPixels} pixels`);
+    }
+    throw new ServiceError('sample-unreadable', `the ${format.toUpperCase()} image cannot be decoded`);
+  }
+}
