@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type RequestHandler } from 'express';
+import type { Biometry } from './biometry/biometry.js';
+import type { Config } from './config.js';
+import { errorHandler, methodNotAllowed, notFound } from './http/errors.js';
+import { patternRoutes } from './http/pattern.js';
+import type { Logger } from './observability/logger.js';
+import type { Metrics } from './observability/metrics.js';
+
+export interface HealthStatus {
+  status: 0 | 3;
+  message: string;
+}
+
+export interface VersionInfo {
+  core: string;
+  tfss: string;
+  models: { name: string; version: string }[];
+}
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  biometry: Biometry;
+  health: () => HealthStatus;
+  version: VersionInfo;
+}
+
+export type Method = 'get' | 'post';
+
+export interface Route {
+  method: Method;
+  path: string;
+  handlers: RequestHandler[];
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Request id (the client's X-Request-Id when sane, else a new one), one log line and one metric per request. */
+function observeRequests(logger: Logger, metrics: Metrics): RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    const offered = req.get('x-request-id');
+    const requestId = offered && REQUEST_ID.test(offered) ? offered : randomUUID();
+    res.locals.requestId = requestId;
+    res.set('X-Request-Id', requestId);
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
+      metrics.observeRequest(route, req.method, res.statusCode, seconds);
+      logger.info(
+        {
+          requestId,
+          method: req.method,
+          route,
+          status: res.statusCode,
+          durationMs: Math.round(seconds * 1e4) / 10,
+          ...(res.locals.errorCode ? { errorCode: res.locals.errorCode as string } : {}),
+        },
+        'request',
+      );
+    });
+    next();
+  };
+}
+
+/** Status 3 is also answered with HTTP 503, so that orchestrator probes need not parse the body. */
+function healthHandler(health: () => HealthStatus): RequestHandler {
+  return (_req, res) => {
+    const current = health();
+    res.status(current.status === 0 ? 200 : 503).json(current);
+  };
+}
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(observeRequests(deps.logger, deps.metrics));
+
+  const routes: Route[] = [
+    { method: 'get', path: '/version', handlers: [(_req, res) => void res.json(deps.version)] },
+    {
+      method: 'get',
+      path: '/metrics',
+      handlers: [
+        async (_req, res) => {
+          res.set('Content-Type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+        },
+      ],
+    },
+    { method: 'get', path: '/v1/face/pattern/health', handlers: [healthHandler(deps.health)] },
+    { method: 'get', path: '/v1/face/liveness/health', handlers: [healthHandler(deps.health)] },
+    ...patternRoutes(deps),
+  ];
+
+  const methodsByPath = new Map<string, string[]>();
+  for (const route of routes) {
+    app[route.method](route.path, ...route.handlers);
+    methodsByPath.set(route.path, [...(methodsByPath.get(route.path) ?? []), route.method.toUpperCase()]);
+  }
+  for (const [path, methods] of methodsByPath) app.all(path, methodNotAllowed(methods));
+  app.use(notFound);
+  app.use(errorHandler(deps.logger));
+  return app;
+}

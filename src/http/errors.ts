@@ -1,0 +1,75 @@
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
+import { type ApiArea, type ErrorKind, errorResponse, ServiceError } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+
+export function areaOf(path: string): ApiArea {
+  if (path.startsWith('/v1/face/pattern/')) return 'biometry';
+  if (path.startsWith('/v1/face/liveness/')) return 'liveness';
+  return 'service';
+}
+
+export function sendError(req: Request, res: Response, kind: ErrorKind, detail?: string): void {
+  const { status, body } = errorResponse(areaOf(req.path), kind, detail);
+  res.locals.errorCode = body.code;
+  res.status(status).json(body);
+}
+
+/** Errors raised by body-parser and multer are described by a `type` or `code`; these are the client's mistakes. */
+function clientErrorKind(error: unknown): ErrorKind | undefined {
+  const { type, code } = (error ?? {}) as { type?: unknown; code?: unknown };
+  switch (type ?? code) {
+    case 'entity.too.large':
+    case 'LIMIT_PART_COUNT':
+    case 'LIMIT_FILE_SIZE':
+    case 'LIMIT_FILE_COUNT':
+    case 'LIMIT_FIELD_KEY':
+    case 'LIMIT_FIELD_VALUE':
+    case 'LIMIT_FIELD_COUNT':
+      return 'too-large';
+    case 'encoding.unsupported':
+      return 'content-type';
+    case 'request.aborted':
+    case 'request.size.invalid':
+    case 'LIMIT_UNEXPECTED_FILE':
+    case 'MISSING_FIELD_NAME':
+      return 'malformed-request';
+    default:
+      return undefined;
+  }
+}
+
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error: unknown, req, res, next) => {
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    if (error instanceof ServiceError) {
+      if (error.kind === 'model-runtime') logger.error({ err: error.cause, requestId: res.locals.requestId }, error.message);
+      sendError(req, res, error.kind, error.detail);
+      return;
+    }
+    const kind = clientErrorKind(error);
+    if (kind) {
+      sendError(req, res, kind);
+      return;
+    }
+    // Multipart parse failures from busboy carry no code; their messages are ours to judge, never echoed.
+    if (error instanceof Error && /^(Unexpected end of form|Malformed part header|Multipart: Boundary not found)/.test(error.message)) {
+      sendError(req, res, 'malformed-request');
+      return;
+    }
+    logger.error({ err: error, requestId: res.locals.requestId, route: req.path }, 'unhandled error');
+    sendError(req, res, 'internal');
+  };
+}
+
+/** Answers any method a path does not serve with the area's method error and an Allow header. */
+export function methodNotAllowed(allowed: readonly string[]): RequestHandler {
+  return (req, res) => {
+    res.set('Allow', allowed.join(', '));
+    sendError(req, res, 'method', `${req.method} is not served here; use ${allowed.join(' or ')}`);
+  };
+}
+
+export const notFound: RequestHandler = (req, res) => sendError(req, res, 'not-found');

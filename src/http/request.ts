@@ -1,0 +1,46 @@
+import type { Request } from 'express';
+import { ServiceError } from '../errors.js';
+import { type ImageFormat, imageMimeTypes, sniffImageFormat } from '../media/image.js';
+import { decodeBase64 } from './base64.js';
+
+/** The media type of a Content-Type value, lower-cased, without parameters. */
+export function mediaType(contentType: string | undefined): string | undefined {
+  const type = contentType?.split(';')[0]?.trim().toLowerCase();
+  return type || undefined;
+}
+
+/** Image types a client may declare; image/jpg and image/pjpeg are common misspellings of JPEG that we accept. */
+const declaredImageFormats: Record<string, ImageFormat> = {
+  'image/jpeg': 'jpeg',
+  'image/jpg': 'jpeg',
+  'image/pjpeg': 'jpeg',
+  'image/png': 'png',
+};
+
+export function declaredImageFormat(contentType: string | undefined): ImageFormat | undefined {
+  const type = mediaType(contentType);
+  return type ? declaredImageFormats[type] : undefined;
+}
+
+/** True when the client asked for base64 transfer of inputs and templates (`Content-Transfer-Encoding: base64`). */
+export function usesBase64(req: Request): boolean {
+  return req.get('content-transfer-encoding')?.trim().toLowerCase() === 'base64';
+}
+
+/** The bytes a client sent, decoded from base64 when it asked for base64 transfer. */
+export function transferDecode(bytes: Uint8Array, base64: boolean, onInvalid: ServiceError): Buffer {
+  if (!base64) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  const decoded = decodeBase64(bytes);
+  if (!decoded) throw onInvalid;
+  return decoded;
+}
+
+/** Checks that image bytes are what their declared type says. */
+export function checkImageMatchesDeclared(bytes: Uint8Array, declared: ImageFormat): void {
+  if (bytes.length === 0) throw new ServiceError('sample-unreadable', 'the image is empty');
+  const actual = sniffImageFormat(bytes);
+  if (actual !== declared) {
+    const what = actual ? `${imageMimeTypes[actual]} bytes` : 'bytes that are not an image';
+    throw new ServiceError('sample-unreadable', `declared ${imageMimeTypes[declared]} but the body holds ${what}`);
+  }
+}
