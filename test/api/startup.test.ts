@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { projectRoot } from '../../src/config.js';
+import { loadModels, ModelLoadError } from '../../src/models/registry.js';
+
+const bundled = path.join(projectRoot, 'models');
+const files = ['fr_detect.onnx', 'fr_landmark.onnx', 'fr_feature.onnx', 'fr_liveness.onnx'];
+
+/** A models directory holding the bundled manifest (optionally edited) and links to some of the bundled files. */
+async function modelsDir(root: string, name: string, linked: string[], edit?: (manifest: Record<string, unknown>) => void): Promise<string> {
+  const dir = path.join(root, name);
+  await import('node:fs/promises').then((fs) => fs.mkdir(dir));
+  const manifest = JSON.parse(await readFile(path.join(bundled, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+  edit?.(manifest);
+  await writeFile(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
+  for (const file of linked) await symlink(path.join(bundled, file), path.join(dir, file));
+  return dir;
+}
+
+interface Exit {
+  code: number | null;
+  output: string;
+}
+
+function runServer(env: NodeJS.ProcessEnv, untilOutput?: RegExp): Promise<Exit> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'src', 'server.ts')], {
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    let signalled = false;
+    const collect = (chunk: Buffer): void => {
+      output += chunk.toString();
+      if (!signalled && untilOutput?.test(output)) {
+        signalled = true;
+        child.kill('SIGTERM');
+      }
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    child.on('exit', (code) => resolve({ code, output }));
+  });
+}
+
+describe('start-up with broken models', () => {
+  let root: string;
+  before(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), 'models-test-'));
+  });
+  after(() => rm(root, { recursive: true, force: true }));
+
+  it('refuses a missing model file, naming it', async () => {
+    const dir = await modelsDir(root, 'missing', files.filter((f) => f !== 'fr_feature.onnx'));
+    await assert.rejects(loadModels(dir, { intraOpThreads: 1 }), (error: unknown) => {
+      return error instanceof ModelLoadError && /fr_feature/.test(error.message) && /missing/.test(error.message);
+    });
+  });
+
+  it('refuses a corrupt model file, naming it and both checksums', async () => {
+    const dir = await modelsDir(root, 'corrupt', files.filter((f) => f !== 'fr_detect.onnx'));
+    const bytes = await readFile(path.join(bundled, 'fr_detect.onnx'));
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 100) ^ 0xff, bytes.length - 100);
+    await writeFile(path.join(dir, 'fr_detect.onnx'), bytes);
+    await assert.rejects(loadModels(dir, { intraOpThreads: 1 }), /fr_detect.*corrupt.*sha256 [0-9a-f]{64}, manifest says 6c0256cc/);
+  });
+
+  it('refuses a model whose graph does not match its manifest entry', async () => {
+    const dir = await modelsDir(root, 'mismatch', files, (manifest) => {
+      const models = manifest.models as { id: string; input: { shape: number[] } }[];
+      models.find((m) => m.id === 'fr_landmark')!.input.shape = [1, 1, 112, 112];
+    });
+    await assert.rejects(loadModels(dir, { intraOpThreads: 1 }), /fr_landmark.*input shape is \[1,1,64,64\]/);
+  });
+
+  it('refuses a manifest whose pipeline names an unknown model', async () => {
+    const dir = await modelsDir(root, 'unknown-role', files, (manifest) => {
+      (manifest.pipeline as { embedder: string }).embedder = 'nope';
+    });
+    await assert.rejects(loadModels(dir, { intraOpThreads: 1 }), /pipeline\.embedder names "nope"/);
+  });
+
+  it('the server process exits 1 with the reason when a model is missing', async () => {
+    const dir = await modelsDir(root, 'server-missing', files.filter((f) => f !== 'fr_liveness.onnx'));
+    const exit = await runServer({ MODELS_DIR: dir });
+    assert.equal(exit.code, 1);
+    assert.match(exit.output, /cannot start: model \\"fr_liveness\\".*the file is missing/);
+  });
+
+  it('the server process exits 2 listing every invalid setting', async () => {
+    const exit = await runServer({ PORT: 'x', ONNX_INTRA_OP_THREADS: '0' });
+    assert.equal(exit.code, 2);
+    assert.match(exit.output, /PORT/);
+    assert.match(exit.output, /ONNX_INTRA_OP_THREADS/);
+  });
+
+  it('the server process becomes ready with the bundled models and exits 0 on SIGTERM', async () => {
+    const exit = await runServer({}, /"msg":"ready"/);
+    assert.equal(exit.code, 0, exit.output);
+    assert.match(exit.output, /"model":"fr_feature".*"msg":"model ready"/);
+    assert.match(exit.output, /shutting down/);
+  });
+});

@@ -1,0 +1,48 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { createApp, type HealthStatus } from '../../src/app.js';
+import { composeApp } from '../../src/compose.js';
+import { type Config, loadConfig } from '../../src/config.js';
+import { loadModels, type ModelRegistry } from '../../src/models/registry.js';
+import { createLogger } from '../../src/observability/logger.js';
+
+export interface TestService {
+  url: string;
+  config: Config;
+  registry: ModelRegistry;
+  close(): Promise<void>;
+}
+
+/** The real app with the bundled models, listening on an ephemeral loopback port. */
+export async function startService(env: NodeJS.ProcessEnv = {}): Promise<TestService> {
+  const config = loadConfig({ LOG_LEVEL: 'silent', ...env });
+  const registry = await loadModels(config.modelsDir, { intraOpThreads: config.onnxIntraOpThreads });
+  const health = (): HealthStatus => ({ status: 0, message: '' });
+  const app = createApp(composeApp(config, registry, createLogger(config.logLevel), health));
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    config,
+    registry,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await registry.release();
+    },
+  };
+}
+
+/** POSTs one image body the way the API takes it. */
+export function postImage(url: string, body: Uint8Array | string, contentType: string, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(url, { method: 'POST', body, headers: { 'content-type': contentType, ...headers } });
+}
+
+export async function expectError(response: Response, status: number, code: string): Promise<{ code: string; message: string }> {
+  const body = (await response.json()) as { code: string; message: string };
+  if (response.status !== status || body.code !== code) {
+    throw new Error(`expected ${status} ${code}, got ${response.status} ${JSON.stringify(body)}`);
+  }
+  return body;
+}
