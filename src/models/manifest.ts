@@ -25,54 +25,43 @@ const npmSource = z.object({
   path: z.string().min(1),
 });
 
-const common = {
-  id: z.string().regex(/^[A-Za-z0-9_.-]+$/),
-  file: z.string().regex(/^[A-Za-z0-9_.-]+\.onnx$/, 'a file name inside the models directory'),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  bytes: z.number().int().positive(),
-  version: z.string().min(1),
-  source: z.union([npmSource, z.string().min(1)]),
-  licence: z.string().min(1),
-  input: inputSpec,
-  outputs: z.array(outputSpec).min(1),
-};
+/** A manifest entry of one model family: the fields every model has, in the order the manifest lists them. */
+function entry<F extends string, P extends z.ZodRawShape>(family: F, params: P) {
+  return z.object({
+    id: z.string().regex(/^[A-Za-z0-9_.-]+$/),
+    family: z.literal(family),
+    file: z.string().regex(/^[A-Za-z0-9_.-]+\.onnx$/, 'a file name inside the models directory'),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    bytes: z.number().int().positive(),
+    version: z.string().min(1),
+    source: z.union([npmSource, z.string().min(1)]),
+    licence: z.string().min(1),
+    input: inputSpec,
+    outputs: z.array(outputSpec).min(1),
+    params: z.object(params),
+  });
+}
 
-const detectorUltraface = z.object({
-  ...common,
-  family: z.literal('detector.ultraface'),
-  params: z.object({
-    /** Candidates below this score are discarded. */
-    scoreThreshold: z.number().gt(0).lt(1),
-    /** Candidates at or above this score are faces; those below must be found again in a verification window. */
-    confidentScore: z.number().gt(0).lte(1),
-    verificationScore: z.number().gt(0).lt(1),
-    /** Height of the verification window, in face heights. */
-    verificationContext: z.number().gt(1),
-    /** Margin of the canvas used when no confident face is found, as a share of the image size per side. */
-    paddingMargin: z.number().gt(0),
-    nmsIouThreshold: z.number().gt(0).lt(1),
-  }),
+const detectorUltraface = entry('detector.ultraface', {
+  /** Candidates below this score are discarded. */
+  scoreThreshold: z.number().gt(0).lt(1),
+  /** Candidates at or above this score are faces; those below must be found again in a verification window. */
+  confidentScore: z.number().gt(0).lte(1),
+  verificationScore: z.number().gt(0).lt(1),
+  /** Height of the verification window, in face heights. */
+  verificationContext: z.number().gt(1),
+  /** Margin of the canvas used when no confident face is found, as a share of the image size per side. */
+  paddingMargin: z.number().gt(0),
+  nmsIouThreshold: z.number().gt(0).lt(1),
 });
 
-const landmarker68 = z.object({
-  ...common,
-  family: z.literal('landmarker.68'),
-  params: z.object({ cropScale: z.number().positive() }),
-});
+const landmarker68 = entry('landmarker.68', { cropScale: z.number().positive() });
 
-const embedderArcface = z.object({
-  ...common,
-  family: z.literal('embedder.arcface'),
-  params: z.object({ alignmentTemplate: z.array(point).length(5) }),
-});
+const embedderArcface = entry('embedder.arcface', { alignmentTemplate: z.array(point).length(5) });
 
-const antispoofClassifier = z.object({
-  ...common,
-  family: z.literal('antispoof.classifier'),
-  params: z.object({
-    cropScale: z.number().positive(),
-    liveClassIndex: z.number().int().nonnegative(),
-  }),
+const antispoofClassifier = entry('antispoof.classifier', {
+  cropScale: z.number().positive(),
+  liveClassIndex: z.number().int().nonnegative(),
 });
 
 const modelEntry = z.discriminatedUnion('family', [
