@@ -23,6 +23,8 @@ export function composeApp(config: Config, registry: ModelRegistry, logger: Logg
     decodeLimits: { maxPixels: config.maxImagePixels },
     faceChoice: { minFaceHeight: config.faceMinHeight, comparableRatio: config.faceComparableRatio },
     templateModel: { embedderSha256: embedder.sha256, dimension: embedder.outputs[0]!.shape.at(-1)! },
+    calibration: embedder.params.scoreCalibration,
+    thresholds: { approve: config.matchApproveThreshold, decline: config.matchDeclineThreshold },
   });
   return {
     config,

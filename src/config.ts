@@ -17,6 +17,11 @@ export interface Config {
   maxImagePixels: number;
   faceMinHeight: number;
   faceComparableRatio: number;
+  matchApproveThreshold: number;
+  matchDeclineThreshold: number;
+  maxRequestBytes: number;
+  maxTemplatesPerRequest: number;
+  maxImagesPerRequest: number;
 }
 
 interface Setting<K extends keyof Config> {
@@ -131,6 +136,41 @@ const settings: { [K in keyof Config]: Setting<K> } = {
     defaultValue: () => 0.45,
     parse: decimal(0.05, 1),
   },
+  matchApproveThreshold: {
+    key: 'matchApproveThreshold',
+    env: 'MATCH_APPROVE_THRESHOLD',
+    meaning: 'Scores at or above this are "approved" (0.85: false-accept rate at most 1e-4 on LFW dev)',
+    defaultValue: () => 0.85,
+    parse: decimal(0, 1),
+  },
+  matchDeclineThreshold: {
+    key: 'matchDeclineThreshold',
+    env: 'MATCH_DECLINE_THRESHOLD',
+    meaning: 'Scores below this are "declined"; between the two thresholds "operator_required"',
+    defaultValue: () => 0.5,
+    parse: decimal(0, 1),
+  },
+  maxRequestBytes: {
+    key: 'maxRequestBytes',
+    env: 'MAX_REQUEST_BYTES',
+    meaning: 'Largest multipart request body, in bytes (10,000 base64 templates take about 28 MB)',
+    defaultValue: () => 64 * MB,
+    parse: integer(1024, 4096 * MB),
+  },
+  maxTemplatesPerRequest: {
+    key: 'maxTemplatesPerRequest',
+    env: 'MAX_TEMPLATES_PER_REQUEST',
+    meaning: 'Most templates_n parts in one compare_n or verify_n request',
+    defaultValue: () => 20_000,
+    parse: integer(1, 1_000_000),
+  },
+  maxImagesPerRequest: {
+    key: 'maxImagesPerRequest',
+    env: 'MAX_IMAGES_PER_REQUEST',
+    meaning: 'Most images in one request (samples_n of extract_and_compare_n, media of a liveness folder)',
+    defaultValue: () => 10,
+    parse: integer(1, 1000),
+  },
 };
 
 export const settingDocs = (Object.values(settings) as Setting<keyof Config>[]).map((s) => ({
@@ -159,6 +199,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       if (!(error instanceof InvalidSetting)) throw error;
       problems.push(`${setting.env}: ${error.message}`);
     }
+  }
+  const thresholds = values as Partial<Config>;
+  if (problems.length === 0 && thresholds.matchDeclineThreshold! > thresholds.matchApproveThreshold!) {
+    problems.push('MATCH_DECLINE_THRESHOLD: must not exceed MATCH_APPROVE_THRESHOLD');
   }
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
   return values as Config;

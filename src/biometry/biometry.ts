@@ -2,23 +2,56 @@ import { ServiceError } from '../errors.js';
 import { chooseFace, type FaceChoicePolicy } from '../face/choice.js';
 import type { FacePipeline } from '../face/pipeline.js';
 import { type DecodeLimits, decodeImage } from '../media/image.js';
-import { encodeTemplate, type TemplateModel } from './template.js';
+import { type CalibrationAnchors, type Decision, type DecisionThresholds, decide, scoreFromCosine } from './score.js';
+import { decodeTemplateInto, encodeTemplate, type TemplateModel } from './template.js';
 
 export interface BiometryDeps {
   pipeline: FacePipeline;
   decodeLimits: DecodeLimits;
   faceChoice: FaceChoicePolicy;
   templateModel: TemplateModel;
+  calibration: CalibrationAnchors;
+  thresholds: DecisionThresholds;
+}
+
+export interface Match {
+  score: number;
+  decision: Decision;
+}
+
+export interface NamedMatch extends Match {
+  filename: string;
+}
+
+/** A template or image of a 1:N request, named by the filename its part carried. */
+export interface Named {
+  filename: string;
+  bytes: Uint8Array;
 }
 
 export interface Biometry {
   /** The L2-normalised embedding of the one person a sample shows. */
   describeSample(image: Uint8Array): Promise<Float32Array>;
-  /** The sample's biometric template. */
   extract(image: Uint8Array): Promise<Buffer>;
+  compare(template1: Uint8Array, template2: Uint8Array): Match;
+  verify(image: Uint8Array, template: Uint8Array): Promise<Match & { template: Buffer }>;
+  extractAndCompare(image1: Uint8Array, image2: Uint8Array): Promise<Match>;
+  compareN(template: Uint8Array, templates: readonly Named[]): NamedMatch[];
+  verifyN(image: Uint8Array, templates: readonly Named[]): Promise<NamedMatch[]>;
+  extractAndCompareN(image: Uint8Array, images: readonly Named[]): Promise<NamedMatch[]>;
+}
+
+/** Scores go out with 4 decimals: enough for any threshold, and identical templates read exactly 1. */
+const roundScore = (score: number): number => Math.round(score * 1e4) / 1e4;
+
+/** Names the item a failure is about, keeping its kind (and so its error code). */
+function about(item: string, error: unknown): unknown {
+  return error instanceof ServiceError ? new ServiceError(error.kind, error.detail ? `${item}: ${error.detail}` : item) : error;
 }
 
 export function createBiometry(deps: BiometryDeps): Biometry {
+  const dimension = deps.templateModel.dimension;
+
   async function describeSample(image: Uint8Array): Promise<Float32Array> {
     const raster = await decodeImage(image, deps.decodeLimits);
     const choice = chooseFace(await deps.pipeline.detect(raster), deps.faceChoice);
@@ -33,8 +66,72 @@ export function createBiometry(deps: BiometryDeps): Biometry {
     }
   }
 
+  /** Templates laid end to end in one matrix, so that 1:N matching is one pass over contiguous memory. */
+  function templateMatrix(templates: readonly Named[]): Float32Array {
+    const matrix = new Float32Array(templates.length * dimension);
+    templates.forEach((template, index) => {
+      try {
+        decodeTemplateInto(template.bytes, deps.templateModel, matrix, index * dimension);
+      } catch (error) {
+        throw about(`template ${index + 1} ("${template.filename.slice(0, 128)}")`, error);
+      }
+    });
+    return matrix;
+  }
+
+  function singleTemplate(bytes: Uint8Array, name: string): Float32Array {
+    return templateMatrix([{ filename: name, bytes }]);
+  }
+
+  function match(cosine: number): Match {
+    const score = roundScore(scoreFromCosine(cosine, deps.calibration));
+    return { score, decision: decide(score, deps.thresholds) };
+  }
+
+  function dot(a: Float32Array, b: Float32Array, offset = 0): number {
+    let sum = 0;
+    for (let i = 0; i < dimension; i++) sum += a[i]! * b[offset + i]!;
+    return sum;
+  }
+
+  function matchAll(probe: Float32Array, matrix: Float32Array, names: readonly Named[]): NamedMatch[] {
+    return names.map((named, index) => ({ filename: named.filename, ...match(dot(probe, matrix, index * dimension)) }));
+  }
+
+  async function describeNamed(image: Uint8Array, name: string): Promise<Float32Array> {
+    try {
+      return await describeSample(image);
+    } catch (error) {
+      throw about(name, error);
+    }
+  }
+
   return {
     describeSample,
     extract: async (image) => encodeTemplate(await describeSample(image), deps.templateModel),
+    compare: (template1, template2) => match(dot(singleTemplate(template1, 'bio_feature'), singleTemplate(template2, 'bio_template'))),
+    async verify(image, template) {
+      const reference = singleTemplate(template, 'bio_template');
+      const embedding = await describeSample(image);
+      return { ...match(dot(embedding, reference)), template: encodeTemplate(embedding, deps.templateModel) };
+    },
+    async extractAndCompare(image1, image2) {
+      const first = await describeNamed(image1, 'sample_1');
+      const second = await describeNamed(image2, 'sample_2');
+      return match(dot(first, second));
+    },
+    compareN: (template, templates) => matchAll(singleTemplate(template, 'template_1'), templateMatrix(templates), templates),
+    async verifyN(image, templates) {
+      const matrix = templateMatrix(templates);
+      return matchAll(await describeSample(image), matrix, templates);
+    },
+    async extractAndCompareN(image, images) {
+      const probe = await describeNamed(image, 'sample_1');
+      const matrix = new Float32Array(images.length * dimension);
+      for (const [index, named] of images.entries()) {
+        matrix.set(await describeNamed(named.bytes, `sample ${index + 1} ("${named.filename.slice(0, 128)}")`), index * dimension);
+      }
+      return matchAll(probe, matrix, images);
+    },
   };
 }

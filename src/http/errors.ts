@@ -14,24 +14,15 @@ export function sendError(req: Request, res: Response, kind: ErrorKind, detail?:
   res.status(status).json(body);
 }
 
-/** Errors raised by body-parser and multer are described by a `type` or `code`; these are the client's mistakes. */
+/** Errors raised by body-parser are described by a `type`; these are the client's mistakes. */
 function clientErrorKind(error: unknown): ErrorKind | undefined {
-  const { type, code } = (error ?? {}) as { type?: unknown; code?: unknown };
-  switch (type ?? code) {
+  switch ((error as { type?: unknown } | undefined)?.type) {
     case 'entity.too.large':
-    case 'LIMIT_PART_COUNT':
-    case 'LIMIT_FILE_SIZE':
-    case 'LIMIT_FILE_COUNT':
-    case 'LIMIT_FIELD_KEY':
-    case 'LIMIT_FIELD_VALUE':
-    case 'LIMIT_FIELD_COUNT':
       return 'too-large';
     case 'encoding.unsupported':
       return 'content-type';
     case 'request.aborted':
     case 'request.size.invalid':
-    case 'LIMIT_UNEXPECTED_FILE':
-    case 'MISSING_FIELD_NAME':
       return 'malformed-request';
     default:
       return undefined;
@@ -52,11 +43,6 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const kind = clientErrorKind(error);
     if (kind) {
       sendError(req, res, kind);
-      return;
-    }
-    // Multipart parse failures from busboy carry no code; their messages are ours to judge, never echoed.
-    if (error instanceof Error && /^(Unexpected end of form|Malformed part header|Multipart: Boundary not found)/.test(error.message)) {
-      sendError(req, res, 'malformed-request');
       return;
     }
     logger.error({ err: error, requestId: res.locals.requestId, route: req.path }, 'unhandled error');

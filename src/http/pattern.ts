@@ -1,6 +1,9 @@
-import express, { type RequestHandler } from 'express';
+import express, { type Request, type RequestHandler } from 'express';
 import type { AppDeps, Route } from '../app.js';
+import type { Named } from '../biometry/biometry.js';
 import { ServiceError } from '../errors.js';
+import { type MultipartLimits, multipartBody, type Part, partBytes, type PartSpec, partsOf, selectParts } from './multipart.js';
+import { sendMultipart } from './multipart-response.js';
 import { checkImageMatchesDeclared, declaredImageFormat, transferDecode, usesBase64 } from './request.js';
 
 /** Base64 text is 4/3 of the bytes it carries, plus line breaks. */
@@ -27,18 +30,121 @@ function imageBody(maxImageBytes: number): RequestHandler[] {
   ];
 }
 
+/** Templates go out raw, or as base64 text when the client asked for base64 transfer. */
+const templateOut = (req: Request, template: Buffer): Buffer | string => (usesBase64(req) ? template.toString('base64') : template);
+
 export function patternRoutes(deps: AppDeps): Route[] {
+  const { config, biometry } = deps;
+  const limits = (maxParts: number): MultipartLimits => ({
+    maxBodyBytes: config.maxRequestBytes,
+    maxPartBytes: base64Allowance(config.maxImageBytes),
+    maxParts,
+  });
+  const pairLimits = limits(4);
+  const templatesLimits = limits(config.maxTemplatesPerRequest + 1);
+  const imagesLimits = limits(config.maxImagesPerRequest + 1);
+
+  const image = (req: Request, part: Part): Buffer => {
+    const bytes = partBytes(part, 'image', usesBase64(req));
+    if (bytes.length > config.maxImageBytes) throw new ServiceError('too-large', `part "${part.name}" exceeds ${config.maxImageBytes} bytes`);
+    return bytes;
+  };
+  const template = (req: Request, part: Part): Buffer => partBytes(part, 'template', usesBase64(req));
+  const named = (req: Request, parts: Part[], decode: (req: Request, part: Part) => Buffer): Named[] =>
+    parts.map((part) => ({ filename: part.filename!, bytes: decode(req, part) }));
+  const atMost = (parts: Part[], limit: number, what: string): Part[] => {
+    if (parts.length > limit) throw new ServiceError('too-large', `${parts.length} ${what}; at most ${limit} per request`);
+    return parts;
+  };
+  const templatesN: PartSpec = { kind: 'template', repeated: true, needsFilename: true };
+  const templateCandidates = (req: Request, parts: Part[]): Named[] =>
+    named(req, atMost(parts, config.maxTemplatesPerRequest, 'templates'), template);
+
   return [
     {
       method: 'post',
       path: '/v1/face/pattern/extract',
       handlers: [
-        ...imageBody(deps.config.maxImageBytes),
+        ...imageBody(config.maxImageBytes),
         async (req, res) => {
-          const template = await deps.biometry.extract(req.body as Buffer);
+          const template = await biometry.extract(req.body as Buffer);
           res.type('application/octet-stream');
-          if (usesBase64(req)) res.set('Content-Transfer-Encoding', 'base64').send(template.toString('base64'));
-          else res.send(template);
+          if (usesBase64(req)) res.set('Content-Transfer-Encoding', 'base64');
+          res.send(templateOut(req, template));
+        },
+      ],
+    },
+    {
+      method: 'post',
+      path: '/v1/face/pattern/compare',
+      handlers: [
+        ...multipartBody(pairLimits),
+        (req, res) => {
+          const parts = selectParts(partsOf(req), { bio_feature: { kind: 'template' }, bio_template: { kind: 'template' } });
+          res.json(biometry.compare(template(req, parts.bio_feature[0]!), template(req, parts.bio_template[0]!)));
+        },
+      ],
+    },
+    {
+      method: 'post',
+      path: '/v1/face/pattern/verify',
+      handlers: [
+        ...multipartBody(pairLimits),
+        async (req, res) => {
+          const parts = selectParts(partsOf(req), { sample: { kind: 'image' }, bio_template: { kind: 'template' } });
+          const result = await biometry.verify(image(req, parts.sample[0]!), template(req, parts.bio_template[0]!));
+          sendMultipart(res, [
+            { name: 'score', contentType: 'application/json', body: JSON.stringify({ score: result.score, decision: result.decision }) },
+            { name: 'bio_feature', filename: 'bio_feature', contentType: 'application/octet-stream', body: templateOut(req, result.template) },
+          ]);
+        },
+      ],
+    },
+    {
+      method: 'post',
+      path: '/v1/face/pattern/extract_and_compare',
+      handlers: [
+        ...multipartBody(pairLimits),
+        async (req, res) => {
+          const parts = selectParts(partsOf(req), { sample_1: { kind: 'image' }, sample_2: { kind: 'image' } });
+          res.json(await biometry.extractAndCompare(image(req, parts.sample_1[0]!), image(req, parts.sample_2[0]!)));
+        },
+      ],
+    },
+    {
+      method: 'post',
+      path: '/v1/face/pattern/compare_n',
+      handlers: [
+        ...multipartBody(templatesLimits),
+        (req, res) => {
+          const parts = selectParts(partsOf(req), { template_1: { kind: 'template' }, templates_n: templatesN });
+          res.json({ results: biometry.compareN(template(req, parts.template_1[0]!), templateCandidates(req, parts.templates_n)) });
+        },
+      ],
+    },
+    {
+      method: 'post',
+      path: '/v1/face/pattern/verify_n',
+      handlers: [
+        ...multipartBody(templatesLimits),
+        async (req, res) => {
+          const parts = selectParts(partsOf(req), { sample_1: { kind: 'image' }, templates_n: templatesN });
+          res.json({ results: await biometry.verifyN(image(req, parts.sample_1[0]!), templateCandidates(req, parts.templates_n)) });
+        },
+      ],
+    },
+    {
+      method: 'post',
+      path: '/v1/face/pattern/extract_and_compare_n',
+      handlers: [
+        ...multipartBody(imagesLimits),
+        async (req, res) => {
+          const parts = selectParts(partsOf(req), {
+            sample_1: { kind: 'image' },
+            samples_n: { kind: 'image', repeated: true, needsFilename: true },
+          });
+          const candidates = named(req, atMost(parts.samples_n, config.maxImagesPerRequest, 'images'), image);
+          res.json({ results: await biometry.extractAndCompareN(image(req, parts.sample_1[0]!), candidates) });
         },
       ],
     },

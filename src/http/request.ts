@@ -36,11 +36,12 @@ export function transferDecode(bytes: Uint8Array, base64: boolean, onInvalid: Se
 }
 
 /** Checks that image bytes are what their declared type says. */
-export function checkImageMatchesDeclared(bytes: Uint8Array, declared: ImageFormat): void {
-  if (bytes.length === 0) throw new ServiceError('sample-unreadable', 'the image is empty');
+export function checkImageMatchesDeclared(bytes: Uint8Array, declared: ImageFormat, partName?: string): void {
+  const where = partName ? `part "${partName}"` : 'the body';
+  if (bytes.length === 0) throw new ServiceError('sample-unreadable', `${where} is empty`);
   const actual = sniffImageFormat(bytes);
   if (actual !== declared) {
     const what = actual ? `${imageMimeTypes[actual]} bytes` : 'bytes that are not an image';
-    throw new ServiceError('sample-unreadable', `declared ${imageMimeTypes[declared]} but the body holds ${what}`);
+    throw new ServiceError('sample-unreadable', `${where} is declared ${imageMimeTypes[declared]} but holds ${what}`);
   }
 }

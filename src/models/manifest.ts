@@ -57,7 +57,14 @@ const detectorUltraface = entry('detector.ultraface', {
 
 const landmarker68 = entry('landmarker.68', { cropScale: z.number().positive() });
 
-const embedderArcface = entry('embedder.arcface', { alignmentTemplate: z.array(point).length(5) });
+/** Cosine → score anchors: cosines strictly increasing, scores increasing from 0 to 1, ending at cosine 1. */
+const scoreCalibration = z
+  .array(z.tuple([z.number().min(-1).max(1), z.number().min(0).max(1)]))
+  .min(2)
+  .refine((anchors) => anchors.every(([c, s], i) => i === 0 || (c > anchors[i - 1]![0] && s >= anchors[i - 1]![1])), 'anchors must increase')
+  .refine((anchors) => anchors.at(-1)![0] === 1 && anchors.at(-1)![1] === 1, 'the last anchor must be [1, 1]');
+
+const embedderArcface = entry('embedder.arcface', { alignmentTemplate: z.array(point).length(5), scoreCalibration });
 
 const antispoofClassifier = entry('antispoof.classifier', {
   cropScale: z.number().positive(),

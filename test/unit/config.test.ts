@@ -18,6 +18,10 @@ describe('loadConfig', () => {
     assert.equal(config.faceComparableRatio, 0.6);
   });
 
+  it('refuses a decline threshold above the approve threshold', () => {
+    assert.throws(() => loadConfig({ MATCH_APPROVE_THRESHOLD: '0.6', MATCH_DECLINE_THRESHOLD: '0.7' }), /MATCH_DECLINE_THRESHOLD/);
+  });
+
   it('reports every invalid setting at once', () => {
     assert.throws(
       () => loadConfig({ PORT: 'eighty', LOG_LEVEL: 'loud', MAX_IMAGE_BYTES: '-1', FACE_COMPARABLE_RATIO: '3' }),
