@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Biometry } from './biometry/biometry.js';
 import type { Config } from './config.js';
+import type { Liveness } from './liveness/liveness.js';
 import { errorHandler, methodNotAllowed, notFound } from './http/errors.js';
+import { livenessRoutes } from './http/liveness.js';
 import { patternRoutes } from './http/pattern.js';
 import type { Logger } from './observability/logger.js';
 import type { Metrics } from './observability/metrics.js';
@@ -23,6 +25,7 @@ export interface AppDeps {
   logger: Logger;
   metrics: Metrics;
   biometry: Biometry;
+  liveness: Liveness;
   health: () => HealthStatus;
   version: VersionInfo;
 }
@@ -93,14 +96,15 @@ export function createApp(deps: AppDeps): Express {
     { method: 'get', path: '/v1/face/pattern/health', handlers: [healthHandler(deps.health)] },
     { method: 'get', path: '/v1/face/liveness/health', handlers: [healthHandler(deps.health)] },
     ...patternRoutes(deps),
+    ...livenessRoutes(deps),
   ];
 
-  const methodsByPath = new Map<string, string[]>();
+  const methodsByPath = new Map<string, Set<string>>();
   for (const route of routes) {
     app[route.method](route.path, ...route.handlers);
-    methodsByPath.set(route.path, [...(methodsByPath.get(route.path) ?? []), route.method.toUpperCase()]);
+    methodsByPath.set(route.path, (methodsByPath.get(route.path) ?? new Set()).add(route.method.toUpperCase()));
   }
-  for (const [path, methods] of methodsByPath) app.all(path, methodNotAllowed(methods));
+  for (const [path, methods] of methodsByPath) app.all(path, methodNotAllowed([...methods]));
   app.use(notFound);
   app.use(errorHandler(deps.logger));
   return app;

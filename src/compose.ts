@@ -4,6 +4,8 @@ import type { AppDeps, HealthStatus } from './app.js';
 import { createBiometry } from './biometry/biometry.js';
 import { type Config, projectRoot } from './config.js';
 import { createFacePipeline } from './face/pipeline.js';
+import { createLiveness } from './liveness/liveness.js';
+import { createMediaAnalyser } from './liveness/media.js';
 import type { ModelRegistry } from './models/registry.js';
 import { runtimeVersion } from './models/session.js';
 import type { Logger } from './observability/logger.js';
@@ -26,11 +28,28 @@ export function composeApp(config: Config, registry: ModelRegistry, logger: Logg
     calibration: embedder.params.scoreCalibration,
     thresholds: { approve: config.matchApproveThreshold, decline: config.matchDeclineThreshold },
   });
+  const analyser = createMediaAnalyser({
+    pipeline,
+    limits: {
+      decode: { maxPixels: config.maxImagePixels },
+      video: {
+        maxFrames: config.videoMaxFrames,
+        maxDurationSeconds: config.videoMaxSeconds,
+        timeoutMs: config.videoTimeoutMs,
+        maxFramePixels: config.videoMaxFramePixels,
+      },
+      archive: { maxEntries: config.archiveMaxEntries, maxTotalUncompressedBytes: config.archiveMaxBytes },
+      maxFrames: config.livenessMaxFrames,
+      minFaceHeight: config.faceMinHeight,
+    },
+  });
+  const liveness = createLiveness({ analyser, threshold: config.livenessThreshold });
   return {
     config,
     logger,
     metrics,
     biometry,
+    liveness,
     health,
     version: {
       core: serviceVersion,

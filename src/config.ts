@@ -22,6 +22,15 @@ export interface Config {
   maxRequestBytes: number;
   maxTemplatesPerRequest: number;
   maxImagesPerRequest: number;
+  livenessThreshold: number;
+  maxMediaBytes: number;
+  livenessMaxFrames: number;
+  videoMaxFrames: number;
+  videoMaxSeconds: number;
+  videoTimeoutMs: number;
+  videoMaxFramePixels: number;
+  archiveMaxEntries: number;
+  archiveMaxBytes: number;
 }
 
 interface Setting<K extends keyof Config> {
@@ -170,6 +179,69 @@ const settings: { [K in keyof Config]: Setting<K> } = {
     meaning: 'Most images in one request (samples_n of extract_and_compare_n, media of a liveness folder)',
     defaultValue: () => 10,
     parse: integer(1, 1000),
+  },
+  livenessThreshold: {
+    key: 'livenessThreshold',
+    env: 'LIVENESS_THRESHOLD',
+    meaning: 'Default threshold_spoofing: a liveness score (attack probability) at or above it is an attack',
+    defaultValue: () => 0.5,
+    parse: decimal(0, 1),
+  },
+  maxMediaBytes: {
+    key: 'maxMediaBytes',
+    env: 'MAX_MEDIA_BYTES',
+    meaning: 'Largest media part of a liveness folder (image, video, archive, capture object), in bytes',
+    defaultValue: () => 10 * MB,
+    parse: integer(1024, 1024 * MB),
+  },
+  livenessMaxFrames: {
+    key: 'livenessMaxFrames',
+    env: 'LIVENESS_MAX_FRAMES',
+    meaning: 'Frames scored per frame archive or capture object (evenly spread when there are more)',
+    defaultValue: () => 16,
+    parse: integer(1, 1000),
+  },
+  videoMaxFrames: {
+    key: 'videoMaxFrames',
+    env: 'VIDEO_MAX_FRAMES',
+    meaning: 'Frames sampled per video, evenly over the clip',
+    defaultValue: () => 16,
+    parse: integer(1, 1000),
+  },
+  videoMaxSeconds: {
+    key: 'videoMaxSeconds',
+    env: 'VIDEO_MAX_SECONDS',
+    meaning: 'Only this many seconds from the start of a video are read',
+    defaultValue: () => 30,
+    parse: integer(1, 3600),
+  },
+  videoTimeoutMs: {
+    key: 'videoTimeoutMs',
+    env: 'VIDEO_TIMEOUT_MS',
+    meaning: 'Wall-clock limit of decoding one video; ffmpeg is killed past it and the media fails',
+    defaultValue: () => 15_000,
+    parse: integer(100, 600_000),
+  },
+  videoMaxFramePixels: {
+    key: 'videoMaxFramePixels',
+    env: 'VIDEO_MAX_FRAME_PIXELS',
+    meaning: 'Video frames larger than this many pixels are scaled down (aspect ratio kept)',
+    defaultValue: () => 1280 * 720,
+    parse: integer(4096, 100_000_000),
+  },
+  archiveMaxEntries: {
+    key: 'archiveMaxEntries',
+    env: 'ARCHIVE_MAX_ENTRIES',
+    meaning: 'Most entries a frame archive (ZIP) may list',
+    defaultValue: () => 2000,
+    parse: integer(1, 1_000_000),
+  },
+  archiveMaxBytes: {
+    key: 'archiveMaxBytes',
+    env: 'ARCHIVE_MAX_BYTES',
+    meaning: 'Most bytes the entries of a frame archive may inflate to, counted as they inflate',
+    defaultValue: () => 200 * MB,
+    parse: integer(1024, 4096 * MB),
   },
 };
 

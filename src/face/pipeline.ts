@@ -1,3 +1,4 @@
+import { antiSpoofInput, attackProbability, ensembleAttackProbability } from './antispoof.js';
 import type { Raster } from '../media/raster.js';
 import type { ModelRegistry } from '../models/registry.js';
 import {
@@ -34,6 +35,8 @@ export interface FacePipeline {
   locate(raster: Raster, detection: Detection): Promise<LocatedFace>;
   /** The face's L2-normalised embedding. */
   embed(raster: Raster, face: LocatedFace): Promise<Float32Array>;
+  /** Probability that the face is a presentation attack: the mean over the anti-spoof models of the manifest. */
+  attackProbability(raster: Raster, faceBox: Box): Promise<number>;
 }
 
 /**
@@ -49,7 +52,7 @@ const MAX_VERIFICATIONS = 8;
 const CANVAS_GREY: Border = { fill: 127 };
 
 export function createFacePipeline(registry: ModelRegistry, observe: StageObserver = () => {}): FacePipeline {
-  const { detector, landmarker, embedder } = registry.pipeline;
+  const { detector, landmarker, embedder, antiSpoof } = registry.pipeline;
   const detectorSession = registry.session(detector.id);
   const landmarkSession = registry.session(landmarker.id);
   const embedderSession = registry.session(embedder.id);
@@ -124,6 +127,19 @@ export function createFacePipeline(registry: ModelRegistry, observe: StageObserv
         const input = embedderInput(raster, alignmentTransform(face.fivePoints, embedder), embedder);
         const outputs = await embedderSession.run({ [embedder.input.name]: { data: input, dims: embedder.input.shape } });
         return l2Normalise(outputs[embedder.outputs[0]!.name]!.data);
+      }),
+
+    attackProbability: (raster, faceBox) =>
+      timed('liveness', async () => {
+        const probabilities = await Promise.all(
+          antiSpoof.map(async (model) => {
+            const outputs = await registry.session(model.id).run({
+              [model.input.name]: { data: antiSpoofInput(raster, faceBox, model), dims: model.input.shape },
+            });
+            return attackProbability(outputs[model.outputs[0]!.name]!.data, model);
+          }),
+        );
+        return ensembleAttackProbability(probabilities);
       }),
   };
 }

@@ -1,34 +1,11 @@
-import express, { type Request, type RequestHandler } from 'express';
+import type { Request } from 'express';
 import type { AppDeps, Route } from '../app.js';
 import type { Named } from '../biometry/biometry.js';
 import { ServiceError } from '../errors.js';
 import { type MultipartLimits, multipartBody, type Part, partBytes, type PartSpec, partsOf, selectParts } from './multipart.js';
 import { sendMultipart } from './multipart-response.js';
-import { checkImageMatchesDeclared, declaredImageFormat, transferDecode, usesBase64 } from './request.js';
-
-/** Base64 text is 4/3 of the bytes it carries, plus line breaks. */
-export const base64Allowance = (bytes: number): number => Math.ceil((bytes * 4) / 3) + Math.ceil(bytes / 38) + 1024;
-
-/** The body of a single-image request: declared JPEG or PNG, raw or base64, within the size limit. */
-function imageBody(maxImageBytes: number): RequestHandler[] {
-  return [
-    (req, _res, next) => {
-      if (!declaredImageFormat(req.get('content-type'))) {
-        throw new ServiceError('content-type', 'send the image as image/jpeg or image/png');
-      }
-      next();
-    },
-    express.raw({ type: () => true, limit: base64Allowance(maxImageBytes), inflate: false }),
-    (req, _res, next) => {
-      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const image = transferDecode(body, usesBase64(req), new ServiceError('sample-unreadable', 'the body is not valid base64'));
-      if (image.length > maxImageBytes) throw new ServiceError('too-large', `the image exceeds ${maxImageBytes} bytes`);
-      checkImageMatchesDeclared(image, declaredImageFormat(req.get('content-type'))!);
-      req.body = image;
-      next();
-    },
-  ];
-}
+import { base64Allowance, imageBody } from './body.js';
+import { usesBase64 } from './request.js';
 
 /** Templates go out raw, or as base64 text when the client asked for base64 transfer. */
 const templateOut = (req: Request, template: Buffer): Buffer | string => (usesBase64(req) ? template.toString('base64') : template);

@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import { ServiceError } from '../errors.js';
 import { type ImageFormat, imageMimeTypes, sniffImageFormat } from '../media/image.js';
-import { decodeBase64 } from './base64.js';
+import { decodeBase64 } from '../media/base64.js';
 
 /** The media type of a Content-Type value, lower-cased, without parameters. */
 export function mediaType(contentType: string | undefined): string | undefined {

@@ -22,6 +22,7 @@
 import { inflateRawSync } from 'node:zlib';
 import { ServiceError } from '../errors.js';
 import { sniffImageFormat, type ImageFormat } from './image.js';
+import { evenlySpread } from './sequence.js';
 
 export interface ArchiveLimits {
   maxEntries: number;
@@ -154,12 +155,6 @@ function inflate(deflated: Buffer, size: number): Buffer {
     if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw unreadable('an entry inflates beyond its declared size');
     throw unreadable('an entry is corrupt');
   }
-}
-
-function evenlySpread<T>(items: T[], count: number): T[] {
-  if (items.length <= count) return items;
-  if (count === 1) return items.slice(0, 1);
-  return Array.from({ length: count }, (_, i) => items[Math.round((i * (items.length - 1)) / (count - 1))]!);
 }
 
 let crcTable: Uint32Array | undefined;

@@ -50,3 +50,7 @@ export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits): Prom
     throw new ServiceError('sample-unreadable', `the ${format.toUpperCase()} image cannot be decoded`);
   }
 }
+
+export async function encodeJpeg(raster: Raster, quality = 90): Promise<Buffer> {
+  return sharp(raster.data, { raw: { width: raster.width, height: raster.height, channels: 3 } }).jpeg({ quality }).toBuffer();
+}

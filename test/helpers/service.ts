@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import { createApp, type HealthStatus } from '../../src/app.js';
 import { composeApp } from '../../src/compose.js';
 import { type Config, loadConfig } from '../../src/config.js';
+import { ModelRuntimeError } from '../../src/errors.js';
 import { loadModels, type ModelRegistry } from '../../src/models/registry.js';
 import { createLogger } from '../../src/observability/logger.js';
 
@@ -13,10 +14,34 @@ export interface TestService {
   close(): Promise<void>;
 }
 
+/** A model that misbehaves: its runs fail in the runtime, or return outputs of the wrong shape. */
+export interface ModelFault {
+  modelId: string;
+  fault: 'runtime-error' | 'wrong-outputs';
+}
+
+function withFault(registry: ModelRegistry, fault: ModelFault): ModelRegistry {
+  return {
+    ...registry,
+    session(id) {
+      const session = registry.session(id);
+      if (id !== fault.modelId) return session;
+      return {
+        ...session,
+        async run() {
+          if (fault.fault === 'runtime-error') throw new ModelRuntimeError(id, new Error('injected fault'));
+          return {};
+        },
+      };
+    },
+  };
+}
+
 /** The real app with the bundled models, listening on an ephemeral loopback port. */
-export async function startService(env: NodeJS.ProcessEnv = {}): Promise<TestService> {
+export async function startService(env: NodeJS.ProcessEnv = {}, fault?: ModelFault): Promise<TestService> {
   const config = loadConfig({ LOG_LEVEL: 'silent', ...env });
-  const registry = await loadModels(config.modelsDir, { intraOpThreads: config.onnxIntraOpThreads });
+  const loaded = await loadModels(config.modelsDir, { intraOpThreads: config.onnxIntraOpThreads });
+  const registry = fault ? withFault(loaded, fault) : loaded;
   const health = (): HealthStatus => ({ status: 0, message: '' });
   const app = createApp(composeApp(config, registry, createLogger(config.logLevel), health));
   const server: Server = await new Promise((resolve) => {
@@ -29,7 +54,7 @@ export async function startService(env: NodeJS.ProcessEnv = {}): Promise<TestSer
     registry,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await registry.release();
+      await loaded.release();
     },
   };
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeBase64 } from '../../src/http/base64.js';
+import { decodeBase64 } from '../../src/media/base64.js';
 
 const decode = (text: string): string | undefined => decodeBase64(Buffer.from(text, 'latin1'))?.toString('latin1');
 

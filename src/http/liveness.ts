@@ -1,0 +1,78 @@
+import type { Request, RequestHandler } from 'express';
+import type { AppDeps, Route } from '../app.js';
+import { ServiceError } from '../errors.js';
+import type { MediaPart } from '../liveness/liveness.js';
+import { base64Allowance, imageBody } from './body.js';
+import { multipartBody, type Part, partsOf } from './multipart.js';
+import { declaredImageFormat, mediaType, transferDecode, usesBase64 } from './request.js';
+
+/**
+ * Declared types a liveness media part may carry. Anything media-like passes, including multipart/form-data, which
+ * the published request example declares for a video part; the bytes decide what the media is.
+ */
+function isMediaType(type: string | undefined): boolean {
+  if (!type || type === 'text/plain' || type === 'application/octet-stream' || type === 'multipart/form-data') return true;
+  return /^(image\/(jpeg|jpg|pjpeg|png)|video\/[\w.+-]+|application\/(zip|x-zip-compressed|json))$/.test(type);
+}
+
+const PAYLOAD = 'payload';
+
+function mediaParts(req: Request, parts: Part[], maxMedia: number, maxMediaBytes: number): { media: MediaPart[]; payload: string | undefined } {
+  const payloads = parts.filter((p) => p.name === PAYLOAD);
+  if (payloads.length > 1) throw new ServiceError('malformed-request', 'the "payload" part appears more than once');
+  const payload = payloads[0];
+  if (payload?.declaredType && !['text/plain', 'application/json'].includes(payload.declaredType)) {
+    throw new ServiceError('part-content-type', `the payload part is declared ${payload.declaredType.slice(0, 64)}; send JSON`);
+  }
+  const mediaList = parts.filter((p) => p.name !== PAYLOAD);
+  if (mediaList.length === 0) throw new ServiceError('sample-unreadable', 'the request holds no media part');
+  if (mediaList.length > maxMedia) throw new ServiceError('too-large', `${mediaList.length} media; at most ${maxMedia} per request`);
+  const keys = new Set<string>();
+  const media = mediaList.map((part): MediaPart => {
+    if (keys.has(part.name)) throw new ServiceError('malformed-request', `media key "${part.name.slice(0, 64)}" appears more than once`);
+    keys.add(part.name);
+    if (!isMediaType(part.declaredType)) {
+      throw new ServiceError('part-content-type', `media "${part.name.slice(0, 64)}" is declared ${part.declaredType!.slice(0, 64)}`);
+    }
+    const bytes = transferDecode(part.bytes, usesBase64(req), new ServiceError('sample-unreadable', `media "${part.name.slice(0, 64)}" is not valid base64`));
+    if (bytes.length > maxMediaBytes) throw new ServiceError('too-large', `media "${part.name.slice(0, 64)}" exceeds ${maxMediaBytes} bytes`);
+    return { key: part.name, filename: part.filename, bytes };
+  });
+  return { media, payload: payload?.bytes.toString('utf8') };
+}
+
+export function livenessRoutes(deps: AppDeps): Route[] {
+  const { config, liveness } = deps;
+  const single = imageBody(config.maxImageBytes);
+  const folder = multipartBody({
+    maxBodyBytes: config.maxRequestBytes,
+    maxPartBytes: base64Allowance(config.maxMediaBytes),
+    maxParts: config.maxImagesPerRequest + 1,
+  });
+
+  /** One path, two modes, chosen by the request's Content-Type. */
+  const chooseMode: RequestHandler = (req, _res, next) => {
+    if (declaredImageFormat(req.get('content-type'))) next();
+    else if (mediaType(req.get('content-type')) === 'multipart/form-data') next('route');
+    else throw new ServiceError('content-type', 'send one image (image/jpeg, image/png) or multipart/form-data');
+  };
+
+  return [
+    {
+      method: 'post',
+      path: '/v1/face/liveness/detect',
+      handlers: [chooseMode, ...single, async (req, res) => void res.json(await liveness.detectImage(req.body as Buffer))],
+    },
+    {
+      method: 'post',
+      path: '/v1/face/liveness/detect',
+      handlers: [
+        ...folder,
+        async (req, res) => {
+          const { media, payload } = mediaParts(req, partsOf(req), config.maxImagesPerRequest, config.maxMediaBytes);
+          res.json(await liveness.detectFolder(media, payload));
+        },
+      ],
+    },
+  ];
+}

@@ -1,0 +1,80 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { errorResponse, ServiceError } from '../errors.js';
+import { encodeJpeg } from '../media/image.js';
+import { type AnalysedMedia, type AnalysisOutcome, analysisResolution, type BestShotImage, folderObject, roundScore } from './folder.js';
+import type { MediaAnalyser } from './media.js';
+import { parsePayload } from './payload.js';
+
+export interface LivenessDeps {
+  analyser: MediaAnalyser;
+  /** Default `threshold_spoofing`: a score at or above it is an attack. */
+  threshold: number;
+}
+
+export interface MediaPart {
+  key: string;
+  filename: string | undefined;
+  bytes: Uint8Array;
+}
+
+export interface Liveness {
+  /** Single-image mode: `score` is the probability of an attack, `passed` whether it is below the threshold. */
+  detectImage(image: Uint8Array): Promise<{ passed: boolean; score: number }>;
+  /** Folder mode: every media analysed, every analysis of the payload resolved. */
+  detectFolder(media: readonly MediaPart[], payload: string | undefined): Promise<Record<string, unknown>>;
+}
+
+export function createLiveness(deps: LivenessDeps): Liveness {
+  const { analyser } = deps;
+
+  async function bestShot(item: AnalysedMedia): Promise<BestShotImage | undefined> {
+    if (!item.analysis.outcome.ok) return undefined;
+    const raster = item.analysis.outcome.bestShot;
+    const jpeg = await encodeJpeg(raster);
+    return {
+      mediaId: item.id,
+      imageB64: jpeg.toString('base64'),
+      md5: createHash('md5').update(jpeg).digest('hex'),
+      width: raster.width,
+      height: raster.height,
+      size: jpeg.length,
+    };
+  }
+
+  return {
+    async detectImage(image) {
+      const frame = await analyser.scoreImage(image);
+      if (!frame) throw new ServiceError('sample-unreadable', 'no face found in the image');
+      const score = roundScore(frame.confidenceSpoofing);
+      return { passed: score < deps.threshold, score };
+    },
+
+    async detectFolder(parts, payloadText) {
+      const timeCreated = Date.now() / 1000;
+      const request = parsePayload(payloadText, parts.map((p) => p.key), deps.threshold);
+      const media: AnalysedMedia[] = [];
+      for (const part of parts) {
+        media.push({ key: part.key, id: randomUUID(), filename: part.filename, analysis: await analyser.analyse(part.bytes) });
+      }
+      const failed = media.find((m) => !m.analysis.outcome.ok);
+      const sampleError = errorResponse('liveness', 'sample-unreadable').body;
+      const shotsWanted = request.analyses.some((a) => a.extractBestShot);
+      const shots = shotsWanted ? (await Promise.all(media.map(bestShot))).filter((s): s is BestShotImage => !!s) : [];
+      const analyses: AnalysisOutcome[] = request.analyses.map((analysisRequest) => {
+        const resolution = analysisResolution(
+          media.map((m) => m.analysis),
+          analysisRequest.thresholdSpoofing,
+        );
+        const failure = failed && !failed.analysis.outcome.ok ? failed.analysis.outcome.detail : undefined;
+        return {
+          request: analysisRequest,
+          id: randomUUID(),
+          resolution,
+          error: failure ? { code: sampleError.code, message: `${sampleError.message}: media "${failed!.key}": ${failure}` } : undefined,
+          bestShots: analysisRequest.extractBestShot ? shots : [],
+        };
+      });
+      return folderObject({ folderId: randomUUID(), timeCreated, timeUpdated: Date.now() / 1000, request, media, analyses });
+    },
+  };
+}

@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import { ServiceError } from '../errors.js';
+
+const metaData = z.record(z.string(), z.unknown());
+
+const analysisRequest = z.object({
+  type: z.string(),
+  meta_data: metaData.nullish(),
+  params: z
+    .object({
+      threshold_spoofing: z.number().min(0).max(1).optional(),
+      extract_best_shot: z.boolean().optional(),
+    })
+    .passthrough()
+    .nullish(),
+});
+
+const payloadSchema = z
+  .object({
+    'folder:meta_data': metaData.nullish(),
+    'media:meta_data': z.record(z.string(), metaData).nullish(),
+    'media:tags': z.record(z.string(), z.array(z.string())).nullish(),
+    resolution_endpoint: z.string().nullish(),
+    analyses: z.array(analysisRequest).nullish(),
+  })
+  .passthrough();
+
+/** Analysis types this service runs; the API's "quality" analysis is the liveness check. */
+export const supportedAnalysisTypes = ['quality'] as const;
+
+export interface AnalysisRequest {
+  type: (typeof supportedAnalysisTypes)[number];
+  metaData: Record<string, unknown>;
+  thresholdSpoofing: number;
+  extractBestShot: boolean;
+}
+
+export interface FolderRequest {
+  folderMetaData: Record<string, unknown>;
+  mediaMetaData: Record<string, Record<string, unknown>>;
+  mediaTags: Record<string, string[]>;
+  resolutionEndpoint: string | null;
+  analyses: AnalysisRequest[];
+}
+
+const invalid = (detail: string): ServiceError => new ServiceError('invalid-payload', detail);
+
+/**
+ * The `payload` part of a liveness folder request, checked: JSON, known analysis types only, thresholds within 0..1,
+ * metadata and tags only for media keys the request holds. Without a payload (or without `analyses`) one quality
+ * analysis runs with the service defaults. Fields this service has no use for are accepted and ignored.
+ */
+export function parsePayload(text: string | undefined, mediaKeys: readonly string[], defaultThreshold: number): FolderRequest {
+  let json: unknown = {};
+  if (text !== undefined && text.trim() !== '') {
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw invalid('payload is not valid JSON');
+    }
+  }
+  const result = payloadSchema.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw invalid(`payload ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  const payload = result.data;
+  const mediaMetaData = payload['media:meta_data'] ?? {};
+  const mediaTags = payload['media:tags'] ?? {};
+  for (const key of [...Object.keys(mediaMetaData), ...Object.keys(mediaTags)]) {
+    if (!mediaKeys.includes(key)) throw invalid(`payload refers to media "${key.slice(0, 64)}", which the request does not hold`);
+  }
+  const analyses = (payload.analyses ?? [{ type: 'quality' }]).map((analysis, index): AnalysisRequest => {
+    const type = analysis.type.toLowerCase();
+    if (!(supportedAnalysisTypes as readonly string[]).includes(type)) {
+      throw invalid(`analyses[${index}]: type "${analysis.type.slice(0, 32)}" is not supported; use ${supportedAnalysisTypes.join(', ')}`);
+    }
+    return {
+      type: type as AnalysisRequest['type'],
+      metaData: analysis.meta_data ?? {},
+      thresholdSpoofing: analysis.params?.threshold_spoofing ?? defaultThreshold,
+      extractBestShot: analysis.params?.extract_best_shot ?? false,
+    };
+  });
+  return {
+    folderMetaData: payload['folder:meta_data'] ?? {},
+    mediaMetaData,
+    mediaTags,
+    resolutionEndpoint: payload.resolution_endpoint ?? null,
+    analyses,
+  };
+}
