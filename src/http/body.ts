@@ -17,7 +17,7 @@ export function imageBody(maxImageBytes: number): RequestHandler[] {
     express.raw({ type: () => true, limit: base64Allowance(maxImageBytes), inflate: false }),
     (req, _res, next) => {
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const image = transferDecode(body, usesBase64(req), new ServiceError('sample-unreadable', 'the body is not valid base64'));
+      const image = transferDecode(body, usesBase64(req), () => new ServiceError('sample-unreadable', 'the body is not valid base64'));
       if (image.length > maxImageBytes) throw new ServiceError('too-large', `the image exceeds ${maxImageBytes} bytes`);
       checkImageMatchesDeclared(image, declaredImageFormat(req.get('content-type'))!);
       req.body = image;

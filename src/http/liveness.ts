@@ -34,7 +34,7 @@ function mediaParts(req: Request, parts: Part[], maxMedia: number, maxMediaBytes
     if (!isMediaType(part.declaredType)) {
       throw new ServiceError('part-content-type', `media "${part.name.slice(0, 64)}" is declared ${part.declaredType!.slice(0, 64)}`);
     }
-    const bytes = transferDecode(part.bytes, usesBase64(req), new ServiceError('sample-unreadable', `media "${part.name.slice(0, 64)}" is not valid base64`));
+    const bytes = transferDecode(part.bytes, usesBase64(req), () => new ServiceError('sample-unreadable', `media "${part.name.slice(0, 64)}" is not valid base64`));
     if (bytes.length > maxMediaBytes) throw new ServiceError('too-large', `media "${part.name.slice(0, 64)}" exceeds ${maxMediaBytes} bytes`);
     return { key: part.name, filename: part.filename, bytes };
   });

@@ -170,7 +170,7 @@ export function partBytes(part: Part, kind: PartKind, base64: boolean): Buffer {
   if (declared && declared !== 'text/plain' && !allowed.has(declared)) {
     throw new ServiceError('part-content-type', `part "${part.name}" is declared ${declared.slice(0, 64)}`);
   }
-  const bytes = transferDecode(part.bytes, base64, new ServiceError(missingKind[kind], `part "${part.name}" is not valid base64`));
+  const bytes = transferDecode(part.bytes, base64, () => new ServiceError(missingKind[kind], `part "${part.name}" is not valid base64`));
   if (kind === 'image') {
     const declaredFormat = declaredImageFormat(declared);
     if (declaredFormat) checkImageMatchesDeclared(bytes, declaredFormat, part.name);

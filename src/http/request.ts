@@ -28,10 +28,10 @@ export function usesBase64(req: Request): boolean {
 }
 
 /** The bytes a client sent, decoded from base64 when it asked for base64 transfer. */
-export function transferDecode(bytes: Uint8Array, base64: boolean, onInvalid: ServiceError): Buffer {
+export function transferDecode(bytes: Uint8Array, base64: boolean, invalid: () => ServiceError): Buffer {
   if (!base64) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   const decoded = decodeBase64(bytes);
-  if (!decoded) throw onInvalid;
+  if (!decoded) throw invalid();
   return decoded;
 }
 

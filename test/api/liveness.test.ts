@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { readCsv, readData } from '../helpers/data.js';
@@ -192,13 +193,24 @@ describe('POST /v1/face/liveness/detect', () => {
     });
 
     it('leaves no file behind in the temp or working directory after video requests', async () => {
-      const before = [...(await readdir(os.tmpdir())), '|', ...(await readdir(process.cwd()))].sort();
-      for (const file of ['selfie_6s.mp4', 'selfie_6s.webm']) {
-        await (await postMultipart(url, [{ name: 'm', filename: file, body: await readData('video', file) }])).arrayBuffer();
+      // A temp directory of our own: other processes on the machine may write to the shared one meanwhile.
+      const temp = await mkdtemp(path.join(os.tmpdir(), 'liveness-temp-'));
+      const previous = process.env.TMPDIR;
+      process.env.TMPDIR = temp;
+      try {
+        const workingBefore = (await readdir(process.cwd())).sort();
+        for (const file of ['selfie_6s.mp4', 'selfie_6s.webm', 'selfie_6s.mov']) {
+          await (await postMultipart(url, [{ name: 'm', filename: file, body: await readData('video', file) }])).arrayBuffer();
+        }
+        await (await postMultipart(url, [{ name: 'm', body: (await readData('video/selfie_6s.mp4')).subarray(0, 20_000) }])).arrayBuffer();
+        assert.equal(os.tmpdir(), temp);
+        assert.deepEqual(await readdir(temp), []);
+        assert.deepEqual((await readdir(process.cwd())).sort(), workingBefore);
+      } finally {
+        if (previous === undefined) delete process.env.TMPDIR;
+        else process.env.TMPDIR = previous;
+        await rm(temp, { recursive: true, force: true });
       }
-      await (await postMultipart(url, [{ name: 'm', body: (await readData('video/selfie_6s.mp4')).subarray(0, 20_000) }])).arrayBuffer();
-      const afterwards = [...(await readdir(os.tmpdir())), '|', ...(await readdir(process.cwd()))].sort();
-      assert.deepEqual(afterwards, before);
     });
   });
 

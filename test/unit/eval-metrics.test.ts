@@ -9,11 +9,19 @@ import {
   errorRatesAt,
   meanAndSd,
   mergeScoreSets,
+  normalQuantile,
   operatingPointAtFalseAccept,
   operatingPoints,
+  operatingPointsAtFalseReject,
+  padApcerAtBpcer,
+  padBpcerAtApcer,
+  padDetCurve,
+  padErrorRatesAt,
+  padScoreSet,
   quantile,
   rocCurve,
   scoreSet,
+  wilsonInterval,
 } from '../../tools/eval/metrics.js';
 import { decodePgm } from '../../tools/eval/pgm.js';
 
@@ -146,6 +154,76 @@ describe('operating point at a false-accept rate', () => {
   });
 });
 
+describe('operating point at a false-reject rate', () => {
+  it('takes the highest threshold whose false-reject rate is within the target', () => {
+    assert.deepEqual(operatingPointsAtFalseReject(tied, [0.25, 0.5]), [
+      { targetFalseReject: 0.25, threshold: 0.6, falseAccept: 0.25, trueAccept: 0.75, measurable: true },
+      { targetFalseReject: 0.5, threshold: 0.6, falseAccept: 0.25, trueAccept: 0.75, measurable: true },
+    ]);
+  });
+
+  it('accepts every positive when none may be rejected, and says a zero rate is not measurable', () => {
+    assert.deepEqual(operatingPointsAtFalseReject(tied, [0, 0.1]), [
+      { targetFalseReject: 0, threshold: 0.2, falseAccept: 0.75, trueAccept: 1, measurable: false },
+      { targetFalseReject: 0.1, threshold: 0.2, falseAccept: 0.75, trueAccept: 1, measurable: false },
+    ]);
+  });
+
+  it('accepts nothing when every positive may be rejected', () => {
+    assert.deepEqual(operatingPointsAtFalseReject(tied, [1])[0], {
+      targetFalseReject: 1,
+      threshold: Infinity,
+      falseAccept: 0,
+      trueAccept: 0,
+      measurable: true,
+    });
+  });
+});
+
+describe('liveness error rates (ISO/IEC 30107-3)', () => {
+  // Attack probabilities: bona fide 0.1, 0.2, 0.3, 0.6; attacks 0.4, 0.5, 0.8, 0.9.
+  const pad = padScoreSet([0.3, 0.1, 0.6, 0.2], [0.8, 0.4, 0.9, 0.5]);
+
+  it('classifies a score at or above the threshold as an attack, as the service does', () => {
+    // At 0.5 the attack scored 0.5 is caught; only 0.4 passes as bona fide. The bona fide 0.6 is rejected.
+    assert.deepEqual(padErrorRatesAt(pad, 0.5), { apcer: 0.25, bpcer: 0.25 });
+    assert.deepEqual(padErrorRatesAt(pad, 0.6), { apcer: 0.5, bpcer: 0.25 });
+    assert.deepEqual(padErrorRatesAt(pad, 0.95), { apcer: 1, bpcer: 0 });
+  });
+
+  it('gives the lowest APCER within a BPCER target, at the lowest threshold that keeps it', () => {
+    assert.deepEqual(padApcerAtBpcer(pad, [0, 0.25]), [
+      { target: 0, threshold: 0.8, apcer: 0.5, bpcer: 0, measurable: false },
+      { target: 0.25, threshold: 0.4, apcer: 0, bpcer: 0.25, measurable: true },
+    ]);
+  });
+
+  it('gives the lowest BPCER within an APCER target, at the highest threshold that keeps it', () => {
+    assert.deepEqual(padBpcerAtApcer(pad, [0, 0.25, 0.5]), [
+      { target: 0, threshold: 0.4, apcer: 0, bpcer: 0.25, measurable: false },
+      { target: 0.25, threshold: 0.5, apcer: 0.25, bpcer: 0.25, measurable: true },
+      { target: 0.5, threshold: 0.8, apcer: 0.5, bpcer: 0, measurable: true },
+    ]);
+  });
+
+  it('draws the DET curve from classifying nothing as an attack to classifying everything', () => {
+    assert.deepEqual(
+      padDetCurve(pad).map((p) => [p.apcer, p.bpcer]),
+      [
+        [1, 0],
+        [0.75, 0],
+        [0.5, 0],
+        [0.5, 0.25],
+        [0.25, 0.25],
+        [0, 0.25],
+        [0, 0.5],
+        [0, 0.75],
+        [0, 1],
+      ],
+    );
+  });
+});
+
 describe('best-accuracy threshold and k-fold accuracy', () => {
   it('puts the threshold in the middle of the gap with the fewest errors', () => {
     assert.deepEqual(bestAccuracyThreshold(separated), { threshold: 0.5, accuracy: 1 });
@@ -178,6 +256,30 @@ describe('summary statistics', () => {
     assert.deepEqual(meanAndSd([4]), { mean: 4, sd: 0 });
     assert.equal(quantile(Float64Array.of(1, 2, 3, 4), 0.5), 2.5);
     assert.equal(quantile(Float64Array.of(1, 2, 3, 4), 1), 4);
+  });
+});
+
+describe('interval and quantile helpers', () => {
+  it('gives the Wilson 95 % interval of a proportion, not collapsing at 0 errors', () => {
+    const none = wilsonInterval(0, 10);
+    assert.equal(none.lower, 0);
+    close(none.upper, 0.27753, 1e-5);
+    const half = wilsonInterval(5, 10);
+    close(half.lower, 0.23659, 1e-5);
+    close(half.upper, 0.76341, 1e-5);
+    assert.equal(wilsonInterval(10, 10).upper, 1);
+    assert.throws(() => wilsonInterval(1, 0), RangeError);
+    assert.throws(() => wilsonInterval(3, 2), RangeError);
+  });
+
+  it('gives the standard normal quantile, symmetric about 1/2, infinite at 0 and 1', () => {
+    assert.equal(normalQuantile(0.5), 0);
+    close(normalQuantile(0.975), 1.959963985, 1e-8);
+    close(normalQuantile(0.001), -3.090232306, 1e-8);
+    close(normalQuantile(0.9), -normalQuantile(0.1), 1e-9);
+    assert.equal(normalQuantile(0), -Infinity);
+    assert.equal(normalQuantile(1), Infinity);
+    assert.throws(() => normalQuantile(1.5), RangeError);
   });
 });
 
