@@ -4,8 +4,9 @@
  *
  * - Face verification: positives are genuine (mated) pairs, negatives impostor pairs; a false accept is the FAR (FMR),
  *   a false reject the FRR (FNMR), and 1 − FRR the TAR.
- * - Liveness: positives are bona fide presentations, negatives attacks scored by their "live" probability; a false
- *   accept is the APCER, a false reject the BPCER. A DET curve is the ROC below drawn as (false accept, false reject).
+ * - Liveness (presentation-attack detection): positives are attacks, negatives bona fide presentations, both scored
+ *   by the service's attack probability, so that "accepted" reads "classified an attack" under the service's own rule
+ *   (score ≥ threshold). A false reject is then the APCER, a false accept the BPCER; the `pad*` functions below say so.
  */
 
 export interface ScoreSet {
@@ -249,4 +250,148 @@ export function quantile(sorted: Float64Array, q: number): number {
   const lower = Math.floor(rank);
   const upper = Math.min(lower + 1, sorted.length - 1);
   return sorted[lower]! + (rank - lower) * (sorted[upper]! - sorted[lower]!);
+}
+
+export interface FalseRejectOperatingPoint {
+  targetFalseReject: number;
+  /** The highest threshold whose false-reject rate is at most the target (+∞ when accepting nothing meets it). */
+  threshold: number;
+  falseAccept: number;
+  trueAccept: number;
+  /** Whether there are enough positives to observe a false-reject rate this low: the smallest non-zero one is 1/n. */
+  measurable: boolean;
+}
+
+/**
+ * The operating point at each target false-reject rate: the highest threshold that meets it, which accepts the fewest
+ * negatives. Results follow the targets' order.
+ */
+export function operatingPointsAtFalseReject(set: ScoreSet, targetFalseRejects: readonly number[]): FalseRejectOperatingPoint[] {
+  const positives = set.positives.length;
+  // The tolerance keeps products such as 0.29 × 100 from flooring to one false reject fewer.
+  const allowed = targetFalseRejects.map((target) => Math.floor(target * positives * (1 + 1e-9)));
+  const results: (FalseRejectOperatingPoint | undefined)[] = targetFalseRejects.map(() => undefined);
+  const settle = (threshold: number, acceptedPositives: number, acceptedNegatives: number): void => {
+    targetFalseRejects.forEach((target, i) => {
+      if (results[i] || positives - acceptedPositives > allowed[i]!) return;
+      results[i] = {
+        targetFalseReject: target,
+        threshold,
+        falseAccept: acceptedNegatives / set.negatives.length,
+        trueAccept: acceptedPositives / positives,
+        measurable: target * positives >= 1,
+      };
+    });
+  };
+  settle(Infinity, 0, 0);
+  sweep(set, settle);
+  // The sweep ends accepting every positive, which meets any target ≥ 0.
+  return results as FalseRejectOperatingPoint[];
+}
+
+export interface Interval {
+  lower: number;
+  upper: number;
+}
+
+/** 1.96: the two-sided 95 % point of the standard normal distribution. */
+const Z95 = 1.959963984540054;
+
+/**
+ * Wilson score interval of a proportion of `errors` in `samples`: unlike the normal approximation it stays inside
+ * [0, 1] and does not collapse to a point when no error (or only errors) was seen, which small test sets often show.
+ */
+export function wilsonInterval(errors: number, samples: number, z = Z95): Interval {
+  if (!Number.isInteger(samples) || samples < 1) throw new RangeError(`a proportion needs at least one sample, got ${samples}`);
+  if (!Number.isInteger(errors) || errors < 0 || errors > samples) throw new RangeError(`${errors} errors out of ${samples} samples`);
+  const p = errors / samples;
+  const z2 = z * z;
+  const centre = (p + z2 / (2 * samples)) / (1 + z2 / samples);
+  const half = (z / (1 + z2 / samples)) * Math.sqrt((p * (1 - p)) / samples + z2 / (4 * samples * samples));
+  // At 0 and at every sample the bounds are exactly 0 and 1; floating point would land a hair inside.
+  return { lower: errors === 0 ? 0 : centre - half, upper: errors === samples ? 1 : centre + half };
+}
+
+/**
+ * The standard normal quantile (probit), by Acklam's rational approximation (relative error below 1.2e-9): the axis
+ * transform of DET curves, on which normally distributed scores draw straight lines.
+ */
+export function normalQuantile(p: number): number {
+  if (!(p >= 0 && p <= 1)) throw new RangeError(`${p} is not a probability`);
+  if (p === 0) return -Infinity;
+  if (p === 1) return Infinity;
+  const a = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239];
+  const b = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
+  const c = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const d = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
+  const horner = (coefficients: readonly number[], x: number): number => coefficients.reduce((sum, k) => sum * x + k, 0);
+  const tail = 0.02425;
+  if (p < tail) {
+    const q = Math.sqrt(-2 * Math.log(p));
+    return horner(c, q) / (horner(d, q) * q + 1);
+  }
+  if (p > 1 - tail) {
+    const q = Math.sqrt(-2 * Math.log(1 - p));
+    return -horner(c, q) / (horner(d, q) * q + 1);
+  }
+  const q = p - 0.5;
+  const r = q * q;
+  return (horner(a, r) * q) / (horner(b, r) * r + 1);
+}
+
+// ---------------------------------------------------------------------------------------------------- liveness
+
+/**
+ * A liveness test set in the orientation described at the top: attacks are the positives, so that a score at or above
+ * the threshold is classified an attack, exactly as the service decides.
+ */
+export function padScoreSet(bonaFideScores: ArrayLike<number>, attackScores: ArrayLike<number>): ScoreSet {
+  return scoreSet(attackScores, bonaFideScores);
+}
+
+/** ISO/IEC 30107-3 error rates: APCER, attacks classified bona fide; BPCER, bona fide presentations classified attacks. */
+export interface PadErrorRates {
+  apcer: number;
+  bpcer: number;
+}
+
+export function padErrorRatesAt(set: ScoreSet, threshold: number): PadErrorRates {
+  const { falseAccept, falseReject } = errorRatesAt(set, threshold);
+  return { apcer: falseReject, bpcer: falseAccept };
+}
+
+export interface PadOperatingPoint extends PadErrorRates {
+  /** The rate held at or below its target: the BPCER for `padApcerAtBpcer`, the APCER for `padBpcerAtApcer`. */
+  target: number;
+  /** +∞ when only classifying nothing as an attack meets the target. */
+  threshold: number;
+  /** Whether the test set has enough samples of the held class to observe a rate as low as the target. */
+  measurable: boolean;
+}
+
+/** The lowest APCER while BPCER ≤ each target: the lowest threshold that keeps the BPCER within it. */
+export function padApcerAtBpcer(set: ScoreSet, targetBpcers: readonly number[]): PadOperatingPoint[] {
+  return operatingPoints(set, targetBpcers).map((p) => ({
+    target: p.targetFalseAccept,
+    threshold: p.threshold,
+    apcer: 1 - p.trueAccept,
+    bpcer: p.falseAccept,
+    measurable: p.measurable,
+  }));
+}
+
+/** The lowest BPCER while APCER ≤ each target: the highest threshold that keeps the APCER within it. */
+export function padBpcerAtApcer(set: ScoreSet, targetApcers: readonly number[]): PadOperatingPoint[] {
+  return operatingPointsAtFalseReject(set, targetApcers).map((p) => ({
+    target: p.targetFalseReject,
+    threshold: p.threshold,
+    apcer: 1 - p.trueAccept,
+    bpcer: p.falseAccept,
+    measurable: p.measurable,
+  }));
+}
+
+/** The DET curve: (APCER, BPCER) at every distinct threshold, from classifying nothing as an attack to everything. */
+export function padDetCurve(set: ScoreSet): PadErrorRates[] {
+  return rocCurve(set).map((p) => ({ apcer: 1 - p.trueAccept, bpcer: p.falseAccept }));
 }

@@ -100,19 +100,20 @@ export interface SuggestedCalibration {
   atDecisions: ThresholdRow[];
 }
 
-export async function readResults(dir: string): Promise<VerificationResult[]> {
+/** Every run's results in a folder of `<label>.json` files, oldest run first. */
+export async function readResults<Result extends { date: string } = VerificationResult>(dir: string): Promise<Result[]> {
   const files = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
-  const results = await Promise.all(files.map(async (f) => JSON.parse(await readFile(path.join(dir, f), 'utf8')) as VerificationResult));
+  const results = await Promise.all(files.map(async (f) => JSON.parse(await readFile(path.join(dir, f), 'utf8')) as Result));
   return results.sort((a, b) => a.date.localeCompare(b.date));
 }
 
-const percent = (x: number, digits = 2): string => `${(x * 100).toFixed(digits)} %`;
+export const percent = (x: number, digits = 2): string => `${(x * 100).toFixed(digits)} %`;
 /** Error rates: small ones in exponent notation, where FAR targets live. */
 const rate = (x: number): string => (x === 0 ? '0' : x < 0.01 ? x.toExponential(1) : x.toFixed(3));
 const cosine = (x: number | null): string => (x === null ? 'above every score' : x.toFixed(4));
 const fte = (e: ExtractionResult): string => `${percent(e.failures.length / e.images)} (${e.failures.length} of ${e.images})`;
 const exponent = (x: number): string => x.toExponential(0);
-const table = (header: string[], rows: string[][]): string[] => [
+export const table = (header: string[], rows: string[][]): string[] => [
   `| ${header.join(' | ')} |`,
   `| ${header.map(() => '---').join(' | ')} |`,
   ...rows.map((r) => `| ${r.join(' | ')} |`),
