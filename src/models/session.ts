@@ -1,4 +1,5 @@
 /** The only module that touches onnxruntime-node. */
+import './runtime-environment.js';
 import ort from 'onnxruntime-node';
 import { ModelRuntimeError } from '../errors.js';
 
