@@ -3,6 +3,8 @@ import express, { type Express, type RequestHandler } from 'express';
 import type { Biometry } from './biometry/biometry.js';
 import type { Config } from './config.js';
 import type { Liveness } from './liveness/liveness.js';
+import { createAdmission } from './http/admission.js';
+import { bodyDeadline } from './http/body.js';
 import { errorHandler, methodNotAllowed, notFound } from './http/errors.js';
 import { livenessRoutes } from './http/liveness.js';
 import { patternRoutes } from './http/pattern.js';
@@ -28,6 +30,8 @@ export interface AppDeps {
   liveness: Liveness;
   health: () => HealthStatus;
   version: VersionInfo;
+  /** The OpenAPI document of this API, served at /openapi.json. */
+  openapi: unknown;
 }
 
 export type Method = 'get' | 'post';
@@ -36,6 +40,8 @@ export interface Route {
   method: Method;
   path: string;
   handlers: RequestHandler[];
+  /** Inference routes pass the admission gate (bounded concurrency and queue) and the body deadline. */
+  inference?: boolean;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -84,6 +90,7 @@ export function createApp(deps: AppDeps): Express {
 
   const routes: Route[] = [
     { method: 'get', path: '/version', handlers: [(_req, res) => void res.json(deps.version)] },
+    { method: 'get', path: '/openapi.json', handlers: [(_req, res) => void res.json(deps.openapi)] },
     {
       method: 'get',
       path: '/metrics',
@@ -100,8 +107,13 @@ export function createApp(deps: AppDeps): Express {
   ];
 
   const methodsByPath = new Map<string, Set<string>>();
+  const admission = createAdmission(
+    { maxActive: deps.config.maxConcurrentRequests, maxQueued: deps.config.maxQueuedRequests, queueTimeoutMs: deps.config.queueTimeoutMs },
+    deps.metrics,
+  );
+  const deadline = bodyDeadline(deps.config.bodyTimeoutMs);
   for (const route of routes) {
-    app[route.method](route.path, ...route.handlers);
+    app[route.method](route.path, ...(route.inference ? [admission.admit, deadline] : []), ...route.handlers);
     methodsByPath.set(route.path, (methodsByPath.get(route.path) ?? new Set()).add(route.method.toUpperCase()));
   }
   for (const [path, methods] of methodsByPath) app.all(path, methodNotAllowed([...methods]));

@@ -6,22 +6,33 @@ import { type Config, projectRoot } from './config.js';
 import { createFacePipeline } from './face/pipeline.js';
 import { createLiveness } from './liveness/liveness.js';
 import { createMediaAnalyser } from './liveness/media.js';
+import { trackModelHealth } from './models/health.js';
 import type { ModelRegistry } from './models/registry.js';
 import { runtimeVersion } from './models/session.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 
-export const serviceVersion: string = (
-  JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string }
-).version;
+const readProjectJson = (...parts: string[]): unknown => JSON.parse(readFileSync(path.join(projectRoot, ...parts), 'utf8'));
 
-/** Everything createApp needs, built from a config and loaded models. Tests use this to build the real app. */
-export function composeApp(config: Config, registry: ModelRegistry, logger: Logger, health: () => HealthStatus): AppDeps {
-  const metrics = createMetrics();
+export const serviceVersion: string = (readProjectJson('package.json') as { version: string }).version;
+
+/** Runs in a row a model may fail before health reports 3. */
+const MODEL_FAILURES_TO_UNHEALTHY = 3;
+
+/**
+ * Everything createApp needs, built from a config and loaded models. `serverHealth` is the process's own state
+ * (loading, shutting down); health also reports 3 while a model keeps failing. Tests use this to build the real app.
+ */
+export function composeApp(config: Config, loaded: ModelRegistry, logger: Logger, serverHealth: () => HealthStatus): AppDeps {
+  const metrics = createMetrics({ version: serviceVersion, runtime: `onnxruntime-node ${runtimeVersion}`, node: process.version });
+  for (const { entry } of loaded.models.values()) metrics.setModelLoaded(entry.id, entry.family, true);
+  const modelHealth = trackModelHealth(loaded, MODEL_FAILURES_TO_UNHEALTHY, (id) => metrics.countModelFailure(id));
+  const registry = modelHealth.registry;
   const pipeline = createFacePipeline(registry, metrics.observeStage);
   const { embedder } = registry.pipeline;
   const biometry = createBiometry({
     pipeline,
+    observe: metrics.observeStage,
     decodeLimits: { maxPixels: config.maxImagePixels },
     faceChoice: { minFaceHeight: config.faceMinHeight, comparableRatio: config.faceComparableRatio },
     templateModel: { embedderSha256: embedder.sha256, dimension: embedder.outputs[0]!.shape.at(-1)! },
@@ -30,6 +41,7 @@ export function composeApp(config: Config, registry: ModelRegistry, logger: Logg
   });
   const analyser = createMediaAnalyser({
     pipeline,
+    observe: metrics.observeStage,
     limits: {
       decode: { maxPixels: config.maxImagePixels },
       video: {
@@ -44,6 +56,12 @@ export function composeApp(config: Config, registry: ModelRegistry, logger: Logg
     },
   });
   const liveness = createLiveness({ analyser, threshold: config.livenessThreshold });
+  const health = (): HealthStatus => {
+    const server = serverHealth();
+    if (server.status !== 0) return server;
+    const failing = modelHealth.failing();
+    return failing ? { status: 3, message: `model ${failing} failed its last ${MODEL_FAILURES_TO_UNHEALTHY} runs` } : server;
+  };
   return {
     config,
     logger,
@@ -51,6 +69,7 @@ export function composeApp(config: Config, registry: ModelRegistry, logger: Logg
     biometry,
     liveness,
     health,
+    openapi: readProjectJson('docs', 'openapi.json'),
     version: {
       core: serviceVersion,
       tfss: runtimeVersion,
@@ -58,4 +77,3 @@ export function composeApp(config: Config, registry: ModelRegistry, logger: Logg
     },
   };
 }
-

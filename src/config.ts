@@ -31,6 +31,12 @@ export interface Config {
   videoMaxFramePixels: number;
   archiveMaxEntries: number;
   archiveMaxBytes: number;
+  maxConcurrentRequests: number;
+  maxQueuedRequests: number;
+  queueTimeoutMs: number;
+  bodyTimeoutMs: number;
+  shutdownDelayMs: number;
+  shutdownGraceMs: number;
 }
 
 interface Setting<K extends keyof Config> {
@@ -242,6 +248,49 @@ const settings: { [K in keyof Config]: Setting<K> } = {
     meaning: 'Most bytes the entries of a frame archive may inflate to, counted as they inflate',
     defaultValue: () => 200 * MB,
     parse: integer(1024, 4096 * MB),
+  },
+  maxConcurrentRequests: {
+    key: 'maxConcurrentRequests',
+    env: 'MAX_CONCURRENT_REQUESTS',
+    meaning: 'Requests doing inference at once; more wait in the queue',
+    defaultValue: () => Math.max(2, os.availableParallelism()),
+    documentedDefault: 'cores, at least 2',
+    parse: integer(1, 1024),
+  },
+  maxQueuedRequests: {
+    key: 'maxQueuedRequests',
+    env: 'MAX_QUEUED_REQUESTS',
+    meaning: 'Requests that may wait for an inference slot; past it the service answers 503 with Retry-After',
+    defaultValue: () => 32,
+    parse: integer(0, 100_000),
+  },
+  queueTimeoutMs: {
+    key: 'queueTimeoutMs',
+    env: 'QUEUE_TIMEOUT_MS',
+    meaning: 'Longest a request waits in the queue before it is answered 503',
+    defaultValue: () => 10_000,
+    parse: integer(1, 600_000),
+  },
+  bodyTimeoutMs: {
+    key: 'bodyTimeoutMs',
+    env: 'BODY_TIMEOUT_MS',
+    meaning: 'A request body not received within this time is answered 408 and its connection closed',
+    defaultValue: () => 30_000,
+    parse: integer(100, 600_000),
+  },
+  shutdownDelayMs: {
+    key: 'shutdownDelayMs',
+    env: 'SHUTDOWN_DELAY_MS',
+    meaning: 'After SIGTERM, health reports 3 but requests are still taken for this long, so load balancers stop sending',
+    defaultValue: () => 3_000,
+    parse: integer(0, 600_000),
+  },
+  shutdownGraceMs: {
+    key: 'shutdownGraceMs',
+    env: 'SHUTDOWN_GRACE_MS',
+    meaning: 'After that, requests in flight get this long to finish before the process exits',
+    defaultValue: () => 25_000,
+    parse: integer(0, 600_000),
   },
 };
 

@@ -3,6 +3,7 @@
  * serve the API → on SIGTERM report not ready, finish in-flight requests, exit 0.
  */
 import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { createApp, type HealthStatus } from './app.js';
 import { composeApp, serviceVersion } from './compose.js';
@@ -42,20 +43,36 @@ async function main(): Promise<void> {
   const currentHealth = (): HealthStatus => health;
 
   const server = createServer(loadingApp(currentHealth));
+  // Backstops under the app's own body deadline: slow headers, and a body still not in after queue and deadline.
+  server.headersTimeout = 15_000;
+  server.requestTimeout = config.queueTimeoutMs + config.bodyTimeoutMs + 5_000;
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
-  logger.info({ port: config.port, host: config.host, version: serviceVersion }, 'listening; loading models');
+  const { port } = server.address() as AddressInfo;
+  logger.info({ port, host: config.host, version: serviceVersion }, 'listening; loading models');
 
   let registry: ModelRegistry | undefined;
-  const shutdown = (signal: string): void => {
-    logger.info({ signal }, 'shutting down: not ready, finishing requests in flight');
-    health = { status: 3, message: 'shutting down' };
-    server.close(() => {
-      void (registry?.release() ?? Promise.resolve()).finally(() => process.exit(0));
-    });
-    server.closeIdleConnections();
+  let shuttingDown = false;
+  const exit = (): void => {
+    void (registry?.release() ?? Promise.resolve()).finally(() => process.exit(0));
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  const shutdown = (signal: string): void => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    health = { status: 3, message: 'shutting down' };
+    logger.info({ signal, delayMs: config.shutdownDelayMs, graceMs: config.shutdownGraceMs }, 'shutting down: health reports 3');
+    setTimeout(() => {
+      logger.info('no longer accepting connections; finishing requests in flight');
+      server.close(exit);
+      server.closeIdleConnections();
+      setTimeout(() => {
+        logger.warn('grace period over: closing the connections still open');
+        server.closeAllConnections();
+        exit();
+      }, config.shutdownGraceMs).unref();
+    }, config.shutdownDelayMs);
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
 
   try {
     registry = await loadModels(config.modelsDir, { intraOpThreads: config.onnxIntraOpThreads });
@@ -66,7 +83,7 @@ async function main(): Promise<void> {
   for (const { entry, warmupMs } of registry.models.values()) {
     logger.info({ model: entry.id, family: entry.family, warmupMs: Math.round(warmupMs) }, 'model ready');
   }
-  if (health.message === 'shutting down') return;
+  if (shuttingDown) return;
   const app = createApp(composeApp(config, registry, logger, currentHealth));
   server.removeAllListeners('request');
   server.on('request', app);

@@ -2,11 +2,13 @@ import { ServiceError } from '../errors.js';
 import { chooseFace, type FaceChoicePolicy } from '../face/choice.js';
 import type { FacePipeline } from '../face/pipeline.js';
 import { type DecodeLimits, decodeImage } from '../media/image.js';
+import { ignoreStages, type StageObserver, timed, timedSync } from '../observability/stages.js';
 import { type CalibrationAnchors, type Decision, type DecisionThresholds, decide, scoreFromCosine } from './score.js';
 import { decodeTemplateInto, encodeTemplate, type TemplateModel } from './template.js';
 
 export interface BiometryDeps {
   pipeline: FacePipeline;
+  observe?: StageObserver;
   decodeLimits: DecodeLimits;
   faceChoice: FaceChoicePolicy;
   templateModel: TemplateModel;
@@ -51,9 +53,10 @@ function about(item: string, error: unknown): unknown {
 
 export function createBiometry(deps: BiometryDeps): Biometry {
   const dimension = deps.templateModel.dimension;
+  const observe = deps.observe ?? ignoreStages;
 
   async function describeSample(image: Uint8Array): Promise<Float32Array> {
-    const raster = await decodeImage(image, deps.decodeLimits);
+    const raster = await timed(observe, 'decode', () => decodeImage(image, deps.decodeLimits));
     const choice = chooseFace(await deps.pipeline.detect(raster), deps.faceChoice);
     if (choice.kind === 'none') throw new ServiceError('no-face');
     if (choice.kind === 'several') throw new ServiceError('multiple-faces', `${choice.count} faces of comparable size`);
@@ -94,8 +97,10 @@ export function createBiometry(deps: BiometryDeps): Biometry {
     return sum;
   }
 
+  const matchOne = (a: Float32Array, b: Float32Array): Match => timedSync(observe, 'match', () => match(dot(a, b)));
+
   function matchAll(probe: Float32Array, matrix: Float32Array, names: readonly Named[]): NamedMatch[] {
-    return names.map((named, index) => ({ filename: named.filename, ...match(dot(probe, matrix, index * dimension)) }));
+    return timedSync(observe, 'match', () => names.map((named, index) => ({ filename: named.filename, ...match(dot(probe, matrix, index * dimension)) })));
   }
 
   async function describeNamed(image: Uint8Array, name: string): Promise<Float32Array> {
@@ -109,16 +114,16 @@ export function createBiometry(deps: BiometryDeps): Biometry {
   return {
     describeSample,
     extract: async (image) => encodeTemplate(await describeSample(image), deps.templateModel),
-    compare: (template1, template2) => match(dot(singleTemplate(template1, 'bio_feature'), singleTemplate(template2, 'bio_template'))),
+    compare: (template1, template2) => matchOne(singleTemplate(template1, 'bio_feature'), singleTemplate(template2, 'bio_template')),
     async verify(image, template) {
       const reference = singleTemplate(template, 'bio_template');
       const embedding = await describeSample(image);
-      return { ...match(dot(embedding, reference)), template: encodeTemplate(embedding, deps.templateModel) };
+      return { ...matchOne(embedding, reference), template: encodeTemplate(embedding, deps.templateModel) };
     },
     async extractAndCompare(image1, image2) {
       const first = await describeNamed(image1, 'sample_1');
       const second = await describeNamed(image2, 'sample_2');
-      return match(dot(first, second));
+      return matchOne(first, second);
     },
     compareN: (template, templates) => matchAll(singleTemplate(template, 'template_1'), templateMatrix(templates), templates),
     async verifyN(image, templates) {

@@ -1,5 +1,6 @@
 import { antiSpoofInput, attackProbability, ensembleAttackProbability } from './antispoof.js';
 import type { Raster } from '../media/raster.js';
+import { ignoreStages, type Stage, type StageObserver, timed } from '../observability/stages.js';
 import type { ModelRegistry } from '../models/registry.js';
 import {
   type Detection,
@@ -16,10 +17,6 @@ import { type Box, boxHeight, iou, type Point } from './geometry.js';
 import { contextCrop, decodeLandmarks, fivePointsFrom68, landmarkInput, squareFaceBox } from './landmarks.js';
 import type { Border, Rect } from './sampling.js';
 
-export type Stage = 'detect' | 'landmarks' | 'embed' | 'liveness';
-
-/** Measures how long each stage takes; the service passes its metrics here, tests pass nothing. */
-export type StageObserver = (stage: Stage, seconds: number) => void;
 
 export interface LocatedFace {
   detection: Detection;
@@ -51,20 +48,14 @@ const MAX_VERIFICATIONS = 8;
 /** Mid-grey, the neutral value outside the image on padded and verification canvases. */
 const CANVAS_GREY: Border = { fill: 127 };
 
-export function createFacePipeline(registry: ModelRegistry, observe: StageObserver = () => {}): FacePipeline {
+export function createFacePipeline(registry: ModelRegistry, observe: StageObserver = ignoreStages): FacePipeline {
   const { detector, landmarker, embedder, antiSpoof } = registry.pipeline;
   const detectorSession = registry.session(detector.id);
   const landmarkSession = registry.session(landmarker.id);
   const embedderSession = registry.session(embedder.id);
 
-  async function timed<T>(stage: Stage, work: () => Promise<T>): Promise<T> {
-    const started = performance.now();
-    try {
-      return await work();
-    } finally {
-      observe(stage, (performance.now() - started) / 1000);
-    }
-  }
+  const timedStage = <T>(stage: Stage, work: () => Promise<T>): Promise<T> => timed(observe, stage, work);
+
 
   const [, , inputHeight, inputWidth] = detector.input.shape as [number, number, number, number];
   const params = detector.params;
@@ -109,10 +100,10 @@ export function createFacePipeline(registry: ModelRegistry, observe: StageObserv
   }
 
   return {
-    detect: (raster) => timed('detect', () => findFaces(raster)),
+    detect: (raster) => timedStage('detect', () => findFaces(raster)),
 
     locate: (raster, detection) =>
-      timed('landmarks', async () => {
+      timedStage('landmarks', async () => {
         const faceBox = squareFaceBox(detection.box, raster.width, raster.height);
         const crop = contextCrop(faceBox, landmarker.params.cropScale, raster.width, raster.height);
         const outputs = await landmarkSession.run({
@@ -123,14 +114,14 @@ export function createFacePipeline(registry: ModelRegistry, observe: StageObserv
       }),
 
     embed: (raster, face) =>
-      timed('embed', async () => {
+      timedStage('embed', async () => {
         const input = embedderInput(raster, alignmentTransform(face.fivePoints, embedder), embedder);
         const outputs = await embedderSession.run({ [embedder.input.name]: { data: input, dims: embedder.input.shape } });
         return l2Normalise(outputs[embedder.outputs[0]!.name]!.data);
       }),
 
     attackProbability: (raster, faceBox) =>
-      timed('liveness', async () => {
+      timedStage('liveness', async () => {
         const probabilities = await Promise.all(
           antiSpoof.map(async (model) => {
             const outputs = await registry.session(model.id).run({

@@ -1,5 +1,6 @@
 import express, { type RequestHandler } from 'express';
 import { ServiceError } from '../errors.js';
+import { sendError } from './errors.js';
 import { checkImageMatchesDeclared, declaredImageFormat, transferDecode, usesBase64 } from './request.js';
 
 /** Base64 text is 4/3 of the bytes it carries, plus line breaks. */
@@ -24,4 +25,27 @@ export function imageBody(maxImageBytes: number): RequestHandler[] {
       next();
     },
   ];
+}
+
+/**
+ * Answers 408 (and closes the connection) when the request body has not arrived within `ms`, so that a client
+ * trickling its body cannot hold a slot for long. Starts once the request is admitted.
+ */
+export function bodyDeadline(ms: number): RequestHandler {
+  return (req, res, next) => {
+    if (req.complete) {
+      next();
+      return;
+    }
+    const timer = setTimeout(() => {
+      if (req.complete || res.headersSent) return;
+      res.set('Connection', 'close');
+      res.once('finish', () => req.socket.destroy());
+      sendError(req, res, 'timeout', `the body was not received within ${ms} ms`);
+    }, ms);
+    const stop = (): void => clearTimeout(timer);
+    req.once('end', stop);
+    res.once('close', stop);
+    next();
+  };
 }

@@ -1,4 +1,4 @@
-import type { Request, RequestHandler } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AppDeps, Route } from '../app.js';
 import { ServiceError } from '../errors.js';
 import type { MediaPart } from '../liveness/liveness.js';
@@ -42,7 +42,7 @@ function mediaParts(req: Request, parts: Part[], maxMedia: number, maxMediaBytes
 }
 
 export function livenessRoutes(deps: AppDeps): Route[] {
-  const { config, liveness } = deps;
+  const { config, liveness, metrics } = deps;
   const single = imageBody(config.maxImageBytes);
   const folder = multipartBody({
     maxBodyBytes: config.maxRequestBytes,
@@ -50,29 +50,48 @@ export function livenessRoutes(deps: AppDeps): Route[] {
     maxParts: config.maxImagesPerRequest + 1,
   });
 
+  const singleImage: RequestHandler[] = [
+    ...single,
+    async (req, res) => {
+      const result = await liveness.detectImage(req.body as Buffer);
+      metrics.countLiveness('image', result.passed ? 'passed' : 'attack');
+      res.json(result);
+    },
+  ];
+  const folderOfMedia: RequestHandler[] = [
+    ...folder,
+    async (req, res) => {
+      const { media, payload } = mediaParts(req, partsOf(req), config.maxImagesPerRequest, config.maxMediaBytes);
+      const { folder, resolutions } = await liveness.detectFolder(media, payload);
+      for (const resolution of resolutions) metrics.countLiveness('folder', resolution);
+      res.json(folder);
+    },
+  ];
+
   /** One path, two modes, chosen by the request's Content-Type. */
-  const chooseMode: RequestHandler = (req, _res, next) => {
-    if (declaredImageFormat(req.get('content-type'))) next();
-    else if (mediaType(req.get('content-type')) === 'multipart/form-data') next('route');
+  const byMode: RequestHandler = (req, res, next) => {
+    if (declaredImageFormat(req.get('content-type'))) runChain(singleImage, req, res, next);
+    else if (mediaType(req.get('content-type')) === 'multipart/form-data') runChain(folderOfMedia, req, res, next);
     else throw new ServiceError('content-type', 'send one image (image/jpeg, image/png) or multipart/form-data');
   };
 
-  return [
-    {
-      method: 'post',
-      path: '/v1/face/liveness/detect',
-      handlers: [chooseMode, ...single, async (req, res) => void res.json(await liveness.detectImage(req.body as Buffer))],
-    },
-    {
-      method: 'post',
-      path: '/v1/face/liveness/detect',
-      handlers: [
-        ...folder,
-        async (req, res) => {
-          const { media, payload } = mediaParts(req, partsOf(req), config.maxImagesPerRequest, config.maxMediaBytes);
-          res.json(await liveness.detectFolder(media, payload));
-        },
-      ],
-    },
-  ];
+  return [{ method: 'post', path: '/v1/face/liveness/detect', inference: true, handlers: [byMode] }];
+}
+
+/** Runs middleware in order as express would, handing errors (thrown or rejected) to `done`. */
+function runChain(handlers: readonly RequestHandler[], req: Request, res: Response, done: NextFunction): void {
+  const step = (index: number, error?: unknown): void => {
+    const handler = handlers[index];
+    if (error !== undefined || !handler) {
+      done(error);
+      return;
+    }
+    try {
+      const result: unknown = handler(req, res, (nextError?: unknown) => step(index + 1, nextError));
+      if (result instanceof Promise) result.catch((rejection: unknown) => done(rejection));
+    } catch (thrown) {
+      done(thrown);
+    }
+  };
+  step(0);
 }

@@ -1,6 +1,7 @@
 import type { Request } from 'express';
 import type { AppDeps, Route } from '../app.js';
-import type { Named } from '../biometry/biometry.js';
+import type { Match, Named } from '../biometry/biometry.js';
+import type { Decision } from '../biometry/score.js';
 import { ServiceError } from '../errors.js';
 import { type MultipartLimits, multipartBody, type Part, partBytes, type PartSpec, partsOf, selectParts } from './multipart.js';
 import { sendMultipart } from './multipart-response.js';
@@ -11,7 +12,13 @@ import { usesBase64 } from './request.js';
 const templateOut = (req: Request, template: Buffer): Buffer | string => (usesBase64(req) ? template.toString('base64') : template);
 
 export function patternRoutes(deps: AppDeps): Route[] {
-  const { config, biometry } = deps;
+  const { config, biometry, metrics } = deps;
+  const counted = <T extends Match | Match[]>(result: T): T => {
+    const tally = new Map<Decision, number>();
+    for (const match of Array.isArray(result) ? result : [result]) tally.set(match.decision, (tally.get(match.decision) ?? 0) + 1);
+    for (const [decision, count] of tally) metrics.countDecision(decision, count);
+    return result;
+  };
   const limits = (maxParts: number): MultipartLimits => ({
     maxBodyBytes: config.maxRequestBytes,
     maxPartBytes: base64Allowance(config.maxImageBytes),
@@ -40,6 +47,7 @@ export function patternRoutes(deps: AppDeps): Route[] {
   return [
     {
       method: 'post',
+      inference: true,
       path: '/v1/face/pattern/extract',
       handlers: [
         ...imageBody(config.maxImageBytes),
@@ -53,23 +61,25 @@ export function patternRoutes(deps: AppDeps): Route[] {
     },
     {
       method: 'post',
+      inference: true,
       path: '/v1/face/pattern/compare',
       handlers: [
         ...multipartBody(pairLimits),
         (req, res) => {
           const parts = selectParts(partsOf(req), { bio_feature: { kind: 'template' }, bio_template: { kind: 'template' } });
-          res.json(biometry.compare(template(req, parts.bio_feature[0]!), template(req, parts.bio_template[0]!)));
+          res.json(counted(biometry.compare(template(req, parts.bio_feature[0]!), template(req, parts.bio_template[0]!))));
         },
       ],
     },
     {
       method: 'post',
+      inference: true,
       path: '/v1/face/pattern/verify',
       handlers: [
         ...multipartBody(pairLimits),
         async (req, res) => {
           const parts = selectParts(partsOf(req), { sample: { kind: 'image' }, bio_template: { kind: 'template' } });
-          const result = await biometry.verify(image(req, parts.sample[0]!), template(req, parts.bio_template[0]!));
+          const result = counted(await biometry.verify(image(req, parts.sample[0]!), template(req, parts.bio_template[0]!)));
           sendMultipart(res, [
             { name: 'score', contentType: 'application/json', body: JSON.stringify({ score: result.score, decision: result.decision }) },
             { name: 'bio_feature', filename: 'bio_feature', contentType: 'application/octet-stream', body: templateOut(req, result.template) },
@@ -79,39 +89,43 @@ export function patternRoutes(deps: AppDeps): Route[] {
     },
     {
       method: 'post',
+      inference: true,
       path: '/v1/face/pattern/extract_and_compare',
       handlers: [
         ...multipartBody(pairLimits),
         async (req, res) => {
           const parts = selectParts(partsOf(req), { sample_1: { kind: 'image' }, sample_2: { kind: 'image' } });
-          res.json(await biometry.extractAndCompare(image(req, parts.sample_1[0]!), image(req, parts.sample_2[0]!)));
+          res.json(counted(await biometry.extractAndCompare(image(req, parts.sample_1[0]!), image(req, parts.sample_2[0]!))));
         },
       ],
     },
     {
       method: 'post',
+      inference: true,
       path: '/v1/face/pattern/compare_n',
       handlers: [
         ...multipartBody(templatesLimits),
         (req, res) => {
           const parts = selectParts(partsOf(req), { template_1: { kind: 'template' }, templates_n: templatesN });
-          res.json({ results: biometry.compareN(template(req, parts.template_1[0]!), templateCandidates(req, parts.templates_n)) });
+          res.json({ results: counted(biometry.compareN(template(req, parts.template_1[0]!), templateCandidates(req, parts.templates_n))) });
         },
       ],
     },
     {
       method: 'post',
+      inference: true,
       path: '/v1/face/pattern/verify_n',
       handlers: [
         ...multipartBody(templatesLimits),
         async (req, res) => {
           const parts = selectParts(partsOf(req), { sample_1: { kind: 'image' }, templates_n: templatesN });
-          res.json({ results: await biometry.verifyN(image(req, parts.sample_1[0]!), templateCandidates(req, parts.templates_n)) });
+          res.json({ results: counted(await biometry.verifyN(image(req, parts.sample_1[0]!), templateCandidates(req, parts.templates_n))) });
         },
       ],
     },
     {
       method: 'post',
+      inference: true,
       path: '/v1/face/pattern/extract_and_compare_n',
       handlers: [
         ...multipartBody(imagesLimits),
@@ -121,7 +135,7 @@ export function patternRoutes(deps: AppDeps): Route[] {
             samples_n: { kind: 'image', repeated: true, needsFilename: true },
           });
           const candidates = named(req, atMost(parts.samples_n, config.maxImagesPerRequest, 'images'), image);
-          res.json({ results: await biometry.extractAndCompareN(image(req, parts.sample_1[0]!), candidates) });
+          res.json({ results: counted(await biometry.extractAndCompareN(image(req, parts.sample_1[0]!), candidates)) });
         },
       ],
     },

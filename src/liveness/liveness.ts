@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { errorResponse, ServiceError } from '../errors.js';
 import { encodeJpeg } from '../media/image.js';
-import { type AnalysedMedia, type AnalysisOutcome, analysisResolution, type BestShotImage, folderObject, roundScore } from './folder.js';
+import { type AnalysedMedia, type AnalysisOutcome, type AnalysisResolution, analysisResolution, type BestShotImage, folderObject, roundScore } from './folder.js';
 import type { MediaAnalyser } from './media.js';
 import { parsePayload } from './payload.js';
 
@@ -21,7 +21,7 @@ export interface Liveness {
   /** Single-image mode: `score` is the probability of an attack, `passed` whether it is below the threshold. */
   detectImage(image: Uint8Array): Promise<{ passed: boolean; score: number }>;
   /** Folder mode: every media analysed, every analysis of the payload resolved. */
-  detectFolder(media: readonly MediaPart[], payload: string | undefined): Promise<Record<string, unknown>>;
+  detectFolder(media: readonly MediaPart[], payload: string | undefined): Promise<{ folder: Record<string, unknown>; resolutions: AnalysisResolution[] }>;
 }
 
 export function createLiveness(deps: LivenessDeps): Liveness {
@@ -74,7 +74,8 @@ export function createLiveness(deps: LivenessDeps): Liveness {
           bestShots: analysisRequest.extractBestShot ? shots : [],
         };
       });
-      return folderObject({ folderId: randomUUID(), timeCreated, timeUpdated: Date.now() / 1000, request, media, analyses });
+      const folder = folderObject({ folderId: randomUUID(), timeCreated, timeUpdated: Date.now() / 1000, request, media, analyses });
+      return { folder, resolutions: analyses.map((a) => a.resolution) };
     },
   };
 }

@@ -8,6 +8,7 @@ import { looksLikeJsonObject, readCaptureObject } from '../media/capture.js';
 import { type DecodeLimits, decodeImage, imageMimeTypes, sniffImageFormat } from '../media/image.js';
 import type { Raster } from '../media/raster.js';
 import { decodeVideo, type VideoInfo, type VideoLimits } from '../media/video.js';
+import { ignoreStages, type StageObserver, timed } from '../observability/stages.js';
 import { bestShotIndex, faceSharpness, frontality, type ShotQuality } from './quality.js';
 
 export interface MediaLimits {
@@ -21,6 +22,7 @@ export interface MediaLimits {
 
 export interface LivenessMediaDeps {
   pipeline: FacePipeline;
+  observe?: StageObserver;
   limits: MediaLimits;
   ffmpegPath?: string;
 }
@@ -74,6 +76,8 @@ export function median(values: readonly number[]): number {
 
 export function createMediaAnalyser(deps: LivenessMediaDeps) {
   const { pipeline, limits } = deps;
+  const observe = deps.observe ?? ignoreStages;
+  const decode = (bytes: Uint8Array): ReturnType<typeof decodeImage> => timed(observe, 'decode', () => decodeImage(bytes, limits.decode));
 
   /** The largest usable face of a frame, scored; undefined when the frame shows none. */
   async function scoreFrame(raster: Raster): Promise<FrameScore | undefined> {
@@ -91,11 +95,11 @@ export function createMediaAnalyser(deps: LivenessMediaDeps) {
   async function decodeFrames(kind: MediaKind, bytes: Uint8Array): Promise<{ frames: Raster[]; info: Partial<MediaInfo>; fromVirtualCamera: boolean }> {
     switch (kind) {
       case 'image': {
-        const raster = await decodeImage(bytes, limits.decode);
+        const raster = await decode(bytes);
         return { frames: [raster], info: { mimeType: imageMimeTypes[raster.format], width: raster.width, height: raster.height }, fromVirtualCamera: false };
       }
       case 'video': {
-        const video = await decodeVideo(bytes, limits.video, ...(deps.ffmpegPath ? [deps.ffmpegPath] : []));
+        const video = await timed(observe, 'video_decode', () => decodeVideo(bytes, limits.video, ...(deps.ffmpegPath ? [deps.ffmpegPath] : [])));
         const { durationSeconds, fps, width, height, container } = video.info;
         return {
           frames: video.frames.map((f) => f.raster),
@@ -105,12 +109,12 @@ export function createMediaAnalyser(deps: LivenessMediaDeps) {
       }
       case 'archive': {
         const entries = readFrameArchive(bytes, { ...limits.archive, maxFrames: limits.maxFrames });
-        const frames = await Promise.all(entries.map((e) => decodeImage(e.bytes, limits.decode)));
+        const frames = await Promise.all(entries.map((e) => decode(e.bytes)));
         return { frames, info: { mimeType: 'application/zip', frameCount: frames.length }, fromVirtualCamera: false };
       }
       case 'capture': {
         const capture = readCaptureObject(bytes, { maxFrames: limits.maxFrames });
-        const frames = await Promise.all(capture.frames.map((f) => decodeImage(f.bytes, limits.decode)));
+        const frames = await Promise.all(capture.frames.map((f) => decode(f.bytes)));
         return { frames, info: { mimeType: 'application/json', frameCount: frames.length }, fromVirtualCamera: capture.fromVirtualCamera };
       }
     }
@@ -156,7 +160,7 @@ export function createMediaAnalyser(deps: LivenessMediaDeps) {
 
   return {
     /** Single-image mode: the image's largest face, scored. */
-    scoreImage: async (bytes: Uint8Array) => scoreFrame(await decodeImage(bytes, limits.decode)),
+    scoreImage: async (bytes: Uint8Array) => scoreFrame(await decode(bytes)),
     analyse,
   };
 }

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { projectRoot } from '../../src/config.js';
 import { loadModels, ModelLoadError } from '../../src/models/registry.js';
+import { dataDir } from '../helpers/data.js';
+import { multipart } from '../helpers/multipart.js';
 
 const bundled = path.join(projectRoot, 'models');
 const files = ['fr_detect.onnx', 'fr_landmark.onnx', 'fr_feature.onnx', 'fr_liveness.onnx'];
@@ -29,7 +32,7 @@ interface Exit {
 function runServer(env: NodeJS.ProcessEnv, untilOutput?: RegExp): Promise<Exit> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'src', 'server.ts')], {
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env },
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SHUTDOWN_DELAY_MS: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -103,5 +106,39 @@ describe('start-up with broken models', () => {
     assert.equal(exit.code, 0, exit.output);
     assert.match(exit.output, /"model":"fr_feature".*"msg":"model ready"/);
     assert.match(exit.output, /shutting down/);
+  });
+
+  it('drains on SIGTERM: health reports 3 at once, the request in flight finishes, then the process exits 0', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'src', 'server.ts')], {
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SHUTDOWN_DELAY_MS: '700', SHUTDOWN_GRACE_MS: '20000' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const ready = new Promise<number>((resolve) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        const port = /"port":(\d+)/.exec(output)?.[1];
+        if (port && output.includes('"msg":"ready"')) resolve(Number(port));
+      });
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const port = await ready;
+    const base = `http://127.0.0.1:${port}`;
+    const video = await readFile(path.join(dataDir, 'video', 'selfie_6s.mp4'));
+    const { body, contentType } = multipart([{ name: 'v', filename: 'v.mp4', body: video }]);
+    const inFlight = fetch(`${base}/v1/face/liveness/detect`, { method: 'POST', body, headers: { 'content-type': contentType } });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    child.kill('SIGTERM');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const health = await fetch(`${base}/v1/face/liveness/health`);
+    assert.equal(health.status, 503);
+    assert.deepEqual(await health.json(), { status: 3, message: 'shutting down' });
+    const response = await inFlight;
+    assert.equal(response.status, 200);
+    assert.equal(((await response.json()) as { system_resolution: string }).system_resolution, 'SUCCESS');
+    assert.equal(await exited, 0, output);
+    await assert.rejects(fetch(`${base}/v1/face/pattern/health`));
+    assert.match(output, /no longer accepting connections/);
+    assert.equal(existsSync(`/tmp/mat-debug-${child.pid}.log`), false, 'onnxruntime telemetry left its log file');
   });
 });

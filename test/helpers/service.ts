@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import type { Writable } from 'node:stream';
 import { createApp, type HealthStatus } from '../../src/app.js';
 import { composeApp } from '../../src/compose.js';
 import { type Config, loadConfig } from '../../src/config.js';
@@ -37,13 +38,14 @@ function withFault(registry: ModelRegistry, fault: ModelFault): ModelRegistry {
   };
 }
 
-/** The real app with the bundled models, listening on an ephemeral loopback port. */
-export async function startService(env: NodeJS.ProcessEnv = {}, fault?: ModelFault): Promise<TestService> {
+/** The real app with the bundled models, listening on an ephemeral loopback port; logs go to `logs` if given. */
+export async function startService(env: NodeJS.ProcessEnv = {}, fault?: ModelFault, logs?: Writable): Promise<TestService> {
   const config = loadConfig({ LOG_LEVEL: 'silent', ...env });
   const loaded = await loadModels(config.modelsDir, { intraOpThreads: config.onnxIntraOpThreads });
   const registry = fault ? withFault(loaded, fault) : loaded;
   const health = (): HealthStatus => ({ status: 0, message: '' });
-  const app = createApp(composeApp(config, registry, createLogger(config.logLevel), health));
+  const logger = logs ? createLogger('info', logs) : createLogger(config.logLevel);
+  const app = createApp(composeApp(config, registry, logger, health));
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });

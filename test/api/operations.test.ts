@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { PassThrough } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { readData } from '../helpers/data.js';
+import { postMultipart } from '../helpers/multipart.js';
+import { expectError, postImage, type TestService, startService } from '../helpers/service.js';
+
+const selfie = await readData('video/selfie_6s.mp4');
+const face = await readData('faces/lfw_color/Ariel_Sharon/Ariel_Sharon_0001.jpg');
+const videoRequest = (url: string): Promise<Response> => postMultipart(`${url}/v1/face/liveness/detect`, [{ name: 'v', filename: 'v.mp4', body: selfie }]);
+
+describe('backpressure', () => {
+  let service: TestService;
+  before(async () => {
+    service = await startService({ MAX_CONCURRENT_REQUESTS: '1', MAX_QUEUED_REQUESTS: '1', QUEUE_TIMEOUT_MS: '20000' });
+  });
+  after(() => service.close());
+
+  it('answers 503 with Retry-After past one slot and one queued request, while health and metrics keep answering', async () => {
+    const started = [videoRequest(service.url), videoRequest(service.url), videoRequest(service.url), videoRequest(service.url)];
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const healthStarted = performance.now();
+    const health = await fetch(`${service.url}/v1/face/pattern/health`);
+    const healthMs = performance.now() - healthStarted;
+    assert.equal(health.status, 200);
+    assert.ok(healthMs < 250, `health took ${healthMs.toFixed(0)} ms under load`);
+    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    assert.match(metrics, /^face_api_inflight_requests 1$/m);
+    assert.match(metrics, /^face_api_queued_requests 1$/m);
+
+    const responses = await Promise.all(started);
+    const statuses = responses.map((r) => r.status).sort();
+    assert.deepEqual(statuses, [200, 200, 503, 503]);
+    for (const response of responses.filter((r) => r.status === 503)) {
+      assert.equal(response.headers.get('retry-after'), '1');
+      await expectError(response, 503, 'LDE-001003');
+    }
+    const after = await (await fetch(`${service.url}/metrics`)).text();
+    assert.match(after, /^face_api_rejected_requests_total\{reason="queue_full"\} 2$/m);
+    assert.match(after, /^face_api_inflight_requests 0$/m);
+  });
+});
+
+describe('queue timeout', () => {
+  it('refuses a request that waited longer than QUEUE_TIMEOUT_MS', async () => {
+    const service = await startService({ MAX_CONCURRENT_REQUESTS: '1', MAX_QUEUED_REQUESTS: '10', QUEUE_TIMEOUT_MS: '50' });
+    try {
+      const [first, second] = await Promise.all([videoRequest(service.url), postImage(`${service.url}/v1/face/pattern/extract`, face, 'image/jpeg')]);
+      assert.equal(first.status, 200);
+      await expectError(second, 503, 'BPE-001003');
+      assert.match(await (await fetch(`${service.url}/metrics`)).text(), /^face_api_rejected_requests_total\{reason="queue_timeout"\} 1$/m);
+    } finally {
+      await service.close();
+    }
+  });
+});
+
+describe('slow bodies', () => {
+  it('answers 408 and closes the connection when a body trickles in past BODY_TIMEOUT_MS', async () => {
+    const service = await startService({ BODY_TIMEOUT_MS: '300' });
+    try {
+      const { port } = new URL(service.url);
+      const socket = connect(Number(port), '127.0.0.1');
+      const received: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => received.push(chunk));
+      const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+      socket.write('POST /v1/face/pattern/extract HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 100000\r\n\r\n');
+      socket.write(face.subarray(0, 1000));
+      const started = performance.now();
+      await closed;
+      const elapsed = performance.now() - started;
+      const response = Buffer.concat(received).toString('latin1');
+      assert.match(response, /^HTTP\/1\.1 408/);
+      assert.match(response, /"code":"BPE-002008"/);
+      assert.ok(elapsed < 3000, `closed after ${elapsed.toFixed(0)} ms`);
+      assert.equal((await fetch(`${service.url}/v1/face/pattern/health`)).status, 200);
+    } finally {
+      await service.close();
+    }
+  });
+});
+
+describe('metrics', () => {
+  it('count requests, stages, decisions, liveness results, models and build', async () => {
+    const service = await startService();
+    try {
+      const template = Buffer.from(await (await postImage(`${service.url}/v1/face/pattern/extract`, face, 'image/jpeg')).arrayBuffer());
+      await postMultipart(`${service.url}/v1/face/pattern/compare`, [
+        { name: 'bio_feature', body: template },
+        { name: 'bio_template', body: template },
+      ]);
+      await postImage(`${service.url}/v1/face/liveness/detect`, await readData('spoof/silent_face/spoof/image_F1.jpg'), 'image/jpeg');
+      await (await videoRequest(service.url)).arrayBuffer();
+      const text = await (await fetch(`${service.url}/metrics`)).text();
+      for (const pattern of [
+        /^http_requests_total\{route="\/v1\/face\/pattern\/extract",method="POST",status_code="200"\} 1$/m,
+        /^http_request_duration_seconds_bucket\{le="\+Inf",route="\/v1\/face\/pattern\/compare",method="POST",status_code="200"\} 1$/m,
+        ...['decode', 'video_decode', 'detect', 'landmarks', 'embed', 'liveness', 'match'].map(
+          (stage) => new RegExp(`^face_api_stage_duration_seconds_count\\{stage="${stage}"\\} [1-9]`, 'm'),
+        ),
+        /^face_api_match_decisions_total\{decision="approved"\} 1$/m,
+        /^face_api_liveness_results_total\{mode="image",result="attack"\} 1$/m,
+        /^face_api_liveness_results_total\{mode="folder",result="SUCCESS"\} 1$/m,
+        /^face_api_model_loaded\{model="fr_feature",family="embedder.arcface"\} 1$/m,
+        /^face_api_build_info\{version="\d+\.\d+\.\d+",runtime="onnxruntime-node 1\.30\.0",node="v\d+/m,
+        /^nodejs_eventloop_lag_seconds /m,
+      ]) {
+        assert.match(text, pattern);
+      }
+    } finally {
+      await service.close();
+    }
+  });
+});
+
+describe('logs', () => {
+  it('write one line per request with its id, route, status and duration, and nothing a client sent', async () => {
+    const lines: string[] = [];
+    const stream = new PassThrough();
+    stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean)));
+    const service = await startService({}, undefined, stream);
+    try {
+      const extract = await postImage(`${service.url}/v1/face/pattern/extract`, face, 'image/jpeg', { 'x-request-id': 'req-1' });
+      const template = Buffer.from(await extract.arrayBuffer());
+      const compared = (await (
+        await postMultipart(`${service.url}/v1/face/pattern/extract_and_compare`, [
+          { name: 'sample_1', contentType: 'image/jpeg', body: face },
+          { name: 'sample_2', contentType: 'image/jpeg', body: await readData('faces/lfw_color/Ariel_Sharon/Ariel_Sharon_0002.jpg') },
+        ])
+      ).json()) as { score: number };
+      assert.match(String(compared.score), /^0\.\d{3,}$/, 'a score distinctive enough to search the log for');
+      const payload = { 'folder:meta_data': { person_info: { first_name: 'Johnathan', last_name: 'Doelittle' } }, analyses: [{ type: 'quality' }] };
+      await postMultipart(`${service.url}/v1/face/liveness/detect`, [
+        { name: 'm', contentType: 'image/jpeg', body: await readData('spoof/silent_face/real/image_T1.jpg') },
+        { name: 'payload', body: JSON.stringify(payload) },
+      ]);
+      await postImage(`${service.url}/v1/face/pattern/extract`, await readData('no_face/skimage/coffee.png'), 'image/png');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+
+      const requests = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry.msg === 'request');
+      assert.equal(requests.length, 4);
+      assert.equal(requests[0]!.requestId, 'req-1');
+      const allowed = new Set(['level', 'time', 'service', 'requestId', 'method', 'route', 'status', 'durationMs', 'errorCode', 'msg']);
+      for (const entry of requests) {
+        assert.deepEqual(Object.keys(entry).filter((key) => !allowed.has(key)), []);
+        assert.equal(typeof entry.durationMs, 'number');
+      }
+      assert.equal(requests[3]!.errorCode, 'BPE-003002');
+      const everything = lines.join('\n');
+      for (const secret of ['Johnathan', 'Doelittle', 'person_info', template.toString('base64').slice(20, 60), face.toString('base64').slice(100, 140), String(compared.score)]) {
+        assert.ok(!everything.includes(secret), `the log holds "${secret}"`);
+      }
+    } finally {
+      await service.close();
+    }
+  });
+});
+
+describe('health', () => {
+  it('reports 3 while a model keeps failing its runs', async () => {
+    const service = await startService({}, { modelId: 'fr_feature', fault: 'runtime-error' });
+    try {
+      for (let i = 0; i < 3; i++) await expectError(await postImage(`${service.url}/v1/face/pattern/extract`, face, 'image/jpeg'), 400, 'BPE-001002');
+      const health = await fetch(`${service.url}/v1/face/pattern/health`);
+      assert.equal(health.status, 503);
+      assert.deepEqual(await health.json(), { status: 3, message: 'model fr_feature failed its last 3 runs' });
+      assert.match(await (await fetch(`${service.url}/metrics`)).text(), /^face_api_model_run_failures_total\{model="fr_feature"\} 3$/m);
+    } finally {
+      await service.close();
+    }
+  });
+});
