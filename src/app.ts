@@ -46,14 +46,20 @@ export interface Route {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Request id (the client's X-Request-Id when sane, else a new one), one log line and one metric per request. */
+/** Every response carries a request id: the client's X-Request-Id when sane, else a new one. */
+export const assignRequestId: RequestHandler = (req, res, next) => {
+  const offered = req.get('x-request-id');
+  const requestId = offered && REQUEST_ID.test(offered) ? offered : randomUUID();
+  res.locals.requestId = requestId;
+  res.set('X-Request-Id', requestId);
+  next();
+};
+
+/** One log line and one metric per request. */
 function observeRequests(logger: Logger, metrics: Metrics): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
-    const offered = req.get('x-request-id');
-    const requestId = offered && REQUEST_ID.test(offered) ? offered : randomUUID();
-    res.locals.requestId = requestId;
-    res.set('X-Request-Id', requestId);
+    const requestId = res.locals.requestId as string;
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
@@ -86,7 +92,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  app.use(observeRequests(deps.logger, deps.metrics));
+  app.use(assignRequestId, observeRequests(deps.logger, deps.metrics));
 
   const routes: Route[] = [
     { method: 'get', path: '/version', handlers: [(_req, res) => void res.json(deps.version)] },
@@ -116,7 +122,11 @@ export function createApp(deps: AppDeps): Express {
     app[route.method](route.path, ...(route.inference ? [admission.admit, deadline] : []), ...route.handlers);
     methodsByPath.set(route.path, (methodsByPath.get(route.path) ?? new Set()).add(route.method.toUpperCase()));
   }
-  for (const [path, methods] of methodsByPath) app.all(path, methodNotAllowed([...methods]));
+  for (const [path, methods] of methodsByPath) {
+    // Express answers HEAD wherever it answers GET.
+    if (methods.has('GET')) methods.add('HEAD');
+    app.all(path, methodNotAllowed([...methods]));
+  }
   app.use(notFound);
   app.use(errorHandler(deps.logger));
   return app;

@@ -69,9 +69,7 @@ export const errorCatalogue: Record<ApiArea, AreaCatalogue> = {
     method: ext('SVC-002002', 400, 'Invalid HTTP request method'),
     'not-found': ext('SVC-004004', 404, 'No such route'),
     internal: ext('SVC-001001', 500, 'Internal error'),
-    'too-large': ext('SVC-002006', 413, 'Request exceeds a size limit'),
-    'malformed-request': ext('SVC-002007', 400, 'Malformed request'),
-    timeout: ext('SVC-002009', 408, 'Request body was not received in time'),
+    overloaded: ext('SVC-001003', 503, 'Service is not ready, retry later'),
   },
 };
 
@@ -107,6 +105,6 @@ export interface ErrorResponse {
  */
 export function errorResponse(area: ApiArea, kind: ErrorKind, detail?: string): ErrorResponse {
   const entry = errorCatalogue[area][kind] ?? errorCatalogue.service[kind] ?? errorCatalogue[area].internal ?? errorCatalogue.service.internal!;
-  const message = detail ? `${entry.message}: ${detail}` : entry.message;
+  const message = detail ? `${entry.message.replace(/\.$/, '')}: ${detail}` : entry.message;
   return { status: entry.status, body: { code: entry.code, message } };
 }

@@ -5,7 +5,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { createApp, type HealthStatus } from './app.js';
+import { assignRequestId, createApp, type HealthStatus } from './app.js';
 import { composeApp, serviceVersion } from './compose.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { sendError } from './http/errors.js';
@@ -28,6 +28,7 @@ function readConfig(): Config {
 function loadingApp(health: () => HealthStatus): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  app.use(assignRequestId);
   app.get(['/v1/face/pattern/health', '/v1/face/liveness/health'], (_req, res) => void res.status(503).json(health()));
   app.use((req, res) => {
     res.set('Retry-After', '1');

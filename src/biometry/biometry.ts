@@ -82,8 +82,14 @@ export function createBiometry(deps: BiometryDeps): Biometry {
     return matrix;
   }
 
-  function singleTemplate(bytes: Uint8Array, name: string): Float32Array {
-    return templateMatrix([{ filename: name, bytes }]);
+  function singleTemplate(bytes: Uint8Array, part: string): Float32Array {
+    const values = new Float32Array(dimension);
+    try {
+      decodeTemplateInto(bytes, deps.templateModel, values, 0);
+    } catch (error) {
+      throw about(`part "${part}"`, error);
+    }
+    return values;
   }
 
   function match(cosine: number): Match {

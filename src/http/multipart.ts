@@ -58,12 +58,13 @@ export function multipartBody(limits: MultipartLimits): RequestHandler[] {
         headers: req.headers,
         defCharset: 'latin1',
         defParamCharset: 'utf8',
+        // busboy reports a limit when it is reached, not exceeded: one more, so that the limits are what they say.
         limits: {
-          fileSize: limits.maxPartBytes,
-          fieldSize: limits.maxPartBytes,
-          files: limits.maxParts,
-          fields: limits.maxParts,
-          parts: limits.maxParts,
+          fileSize: limits.maxPartBytes + 1,
+          fieldSize: limits.maxPartBytes + 1,
+          files: limits.maxParts + 1,
+          fields: limits.maxParts + 1,
+          parts: limits.maxParts + 1,
           fieldNameSize: 200,
         },
       });

@@ -9,7 +9,7 @@ import { base64Allowance, imageBody } from './body.js';
 import { usesBase64 } from './request.js';
 
 /** Templates go out raw, or as base64 text when the client asked for base64 transfer. */
-const templateOut = (req: Request, template: Buffer): Buffer | string => (usesBase64(req) ? template.toString('base64') : template);
+const templateOut = (req: Request, template: Buffer): Buffer => (usesBase64(req) ? Buffer.from(template.toString('base64'), 'latin1') : template);
 
 export function patternRoutes(deps: AppDeps): Route[] {
   const { config, biometry, metrics } = deps;

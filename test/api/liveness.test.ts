@@ -246,6 +246,15 @@ describe('POST /v1/face/liveness/detect', () => {
       for (const bad of cases) await expectError(await postMultipart(url, [image, bad]), 400, 'LDE-002008');
     });
 
+    it('takes as many media as MAX_IMAGES_PER_REQUEST, with a payload, and refuses one more', async () => {
+      const image = await readData('spoof/silent_face/real/image_T1.jpg');
+      const media = (count: number): RawPart[] => Array.from({ length: count }, (_, i) => ({ name: `m${i}`, contentType: 'image/jpeg', body: image }));
+      const full = await postMultipart(url, [...media(service.config.maxImagesPerRequest), payload({})]);
+      assert.equal(full.status, 200);
+      assert.equal(((await full.json()) as Folder).media.length, service.config.maxImagesPerRequest);
+      await expectError(await postMultipart(url, [...media(service.config.maxImagesPerRequest + 1), payload({})]), 413, 'LDE-002006');
+    });
+
     it('LDE-002007 for a media key used twice; LDE-002004 for a folder without media', async () => {
       const image: RawPart = { name: 'm', contentType: 'image/jpeg', body: await readData('spoof/silent_face/real/image_T1.jpg') };
       await expectError(await postMultipart(url, [image, image]), 400, 'LDE-002007');

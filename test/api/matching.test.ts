@@ -237,6 +237,19 @@ describe('matching methods', () => {
       await expectError(await postMultipart(url('verify_n'), [imagePart('sample_1', img('group')), templatePart('templates_n', t('kit'), 'k')]), 400, 'BPE-003003');
     });
 
+    it('takes exactly the per-request count of images', async () => {
+      const parts: RawPart[] = [imagePart('sample_1', img('kit'))];
+      for (let i = 0; i < service.config.maxImagesPerRequest; i++) parts.push(imagePart('samples_n', img('kit'), `${i}.jpg`));
+      const response = await postMultipart(url('extract_and_compare_n'), parts);
+      assert.equal(response.status, 200);
+      assert.equal(((await response.json()) as { results: unknown[] }).results.length, service.config.maxImagesPerRequest);
+    });
+
+    it('names the part of a 1:1 comparison whose template cannot be read', async () => {
+      const body = await expectError(await postMultipart(url('compare'), [templatePart('bio_feature', t('kit')), templatePart('bio_template', 'garbage')]), 400, 'BPE-002004');
+      assert.equal(body.message, 'Failed to read the biometric template: part "bio_template": the template is truncated');
+    });
+
     it('BPE-002006 past the per-request count of images', async () => {
       const parts: RawPart[] = [imagePart('sample_1', img('kit'))];
       for (let i = 0; i < service.config.maxImagesPerRequest + 1; i++) parts.push(imagePart('samples_n', img('kit'), `${i}.jpg`));
