@@ -35,7 +35,11 @@ export function composeApp(config: Config, loaded: ModelRegistry, logger: Logger
     observe: metrics.observeStage,
     decodeLimits: { maxPixels: config.maxImagePixels },
     faceChoice: { minFaceHeight: config.faceMinHeight, comparableRatio: config.faceComparableRatio },
-    templateModel: { embedderSha256: embedder.sha256, dimension: embedder.outputs[0]!.shape.at(-1)! },
+    templateModel: {
+      embedderSha256: embedder.sha256,
+      dimension: embedder.outputs[0]!.shape.at(-1)!,
+      signingKeys: config.templateKeys.map((key) => Buffer.from(key, 'utf8')),
+    },
     calibration: embedder.params.scoreCalibration,
     thresholds: { approve: config.matchApproveThreshold, decline: config.matchDeclineThreshold },
   });

@@ -37,6 +37,7 @@ export interface Config {
   bodyTimeoutMs: number;
   shutdownDelayMs: number;
   shutdownGraceMs: number;
+  templateKeys: string[];
 }
 
 interface Setting<K extends keyof Config> {
@@ -291,6 +292,19 @@ const settings: { [K in keyof Config]: Setting<K> } = {
     meaning: 'After that, requests in flight get this long to finish before the process exits',
     defaultValue: () => 25_000,
     parse: integer(0, 600_000),
+  },
+  templateKeys: {
+    key: 'templateKeys',
+    env: 'TEMPLATE_KEYS',
+    meaning:
+      'Comma-separated HMAC keys (32+ characters each): templates are signed with the first; unsigned templates, or ones no key verifies, are refused',
+    defaultValue: () => [],
+    documentedDefault: 'none: templates are not signed',
+    parse: (raw) => {
+      const keys = raw.split(',').map((key) => key.trim());
+      if (keys.some((key) => key.length < 32)) throw new InvalidSetting('every key needs at least 32 characters');
+      return keys;
+    },
   },
 };
 

@@ -257,3 +257,28 @@ describe('matching methods', () => {
     });
   });
 });
+
+describe('matching with signed templates', () => {
+  it('signs templates with TEMPLATE_KEYS and refuses unsigned or tampered ones', async () => {
+    const key = 'a signing key of at least thirty-two characters';
+    const signing = await startService({ TEMPLATE_KEYS: key });
+    const plain = await startService();
+    try {
+      const face = await readData(photos.sharon1);
+      const signed = Buffer.from(await (await postImage(`${signing.url}/v1/face/pattern/extract`, face, 'image/jpeg')).arrayBuffer());
+      assert.equal(signed.length, 2096);
+      const compare = (url: string, template: Buffer): Promise<Response> =>
+        postMultipart(`${url}/v1/face/pattern/compare`, [templatePart('bio_feature', signed), templatePart('bio_template', template)]);
+      assert.deepEqual(await (await compare(signing.url, signed)).json(), { score: 1, decision: 'approved' });
+      const unsigned = Buffer.from(await (await postImage(`${plain.url}/v1/face/pattern/extract`, face, 'image/jpeg')).arrayBuffer());
+      await expectError(await compare(signing.url, unsigned), 400, 'BPE-002004');
+      const tampered = Buffer.from(signed);
+      tampered.writeFloatLE(0, TEMPLATE_HEADER_BYTES + 4);
+      const body = await expectError(await compare(signing.url, tampered), 400, 'BPE-002004');
+      assert.match(body.message, /signature does not match/);
+    } finally {
+      await signing.close();
+      await plain.close();
+    }
+  });
+});

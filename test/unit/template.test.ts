@@ -54,7 +54,8 @@ describe('template codec', () => {
     };
     refusal(patched(0, 0x58), /not a template/);
     refusal(patched(4, 2), /format version 2/);
-    refusal(patched(5, 1), /flags/);
+    refusal(patched(5, 2), /flags/);
+    refusal(patched(5, 1), /truncated/);
     refusal(encodeTemplate(unitVector(4), otherModel), /another face model/);
     const wrongDimension = Buffer.from(good);
     wrongDimension.writeUInt16LE(128, 6);
@@ -72,5 +73,39 @@ describe('template codec', () => {
 
   it('refuses to encode an embedding of the wrong length', () => {
     assert.throws(() => encodeTemplate(new Float32Array(10), model), RangeError);
+  });
+});
+
+describe('signed templates', () => {
+  const oldKey = Buffer.from('an old key of at least thirty-two characters');
+  const newKey = Buffer.from('the new key, also thirty-two characters or more');
+  const signing = { ...model, signingKeys: [newKey, oldKey] };
+
+  it('carry an HMAC-SHA256 after the values: 2096 bytes, flag bit 0 set', () => {
+    const bytes = encodeTemplate(unitVector(7), signing);
+    assert.equal(bytes.length, 2096);
+    assert.equal(bytes[5], 1);
+    assert.deepEqual(decodeTemplate(bytes, signing), unitVector(7));
+  });
+
+  it('verify with any configured key, so keys can rotate', () => {
+    const signedWithOld = encodeTemplate(unitVector(8), { ...model, signingKeys: [oldKey] });
+    assert.deepEqual(decodeTemplate(signedWithOld, signing), unitVector(8));
+    assert.throws(() => decodeTemplate(signedWithOld, { ...model, signingKeys: [newKey] }), /signature does not match/);
+  });
+
+  it('refuse a tampered value, a tampered signature and an unsigned template when keys are configured', () => {
+    const tamperedValue = encodeTemplate(unitVector(9), signing);
+    tamperedValue.writeFloatLE(-tamperedValue.readFloatLE(TEMPLATE_HEADER_BYTES + 8), TEMPLATE_HEADER_BYTES + 8);
+    assert.throws(() => decodeTemplate(tamperedValue, signing), /signature does not match/);
+    const tamperedSignature = encodeTemplate(unitVector(9), signing);
+    tamperedSignature.writeUInt8(tamperedSignature.readUInt8(2095) ^ 1, 2095);
+    assert.throws(() => decodeTemplate(tamperedSignature, signing), /signature does not match/);
+    assert.throws(() => decodeTemplate(encodeTemplate(unitVector(9), model), signing), /not signed/);
+    assert.throws(() => decodeTemplate(encodeTemplate(unitVector(9), signing).subarray(0, 2080), signing), /truncated/);
+  });
+
+  it('are read without checking the signature where no key is configured', () => {
+    assert.deepEqual(decodeTemplate(encodeTemplate(unitVector(10), signing), model), unitVector(10));
   });
 });
