@@ -5,7 +5,7 @@ import { createBiometry } from './biometry/biometry.js';
 import { type Config, projectRoot } from './config.js';
 import { createFacePipeline } from './face/pipeline.js';
 import { createLiveness } from './liveness/liveness.js';
-import { createMediaAnalyser } from './liveness/media.js';
+import { createMediaAnalyser, type MediaLimits } from './liveness/media.js';
 import { trackModelHealth } from './models/health.js';
 import type { ModelRegistry } from './models/registry.js';
 import { runtimeVersion } from './models/session.js';
@@ -15,6 +15,25 @@ import { createMetrics } from './observability/metrics.js';
 const readProjectJson = (...parts: string[]): unknown => JSON.parse(readFileSync(path.join(projectRoot, ...parts), 'utf8'));
 
 export const serviceVersion: string = (readProjectJson('package.json') as { version: string }).version;
+
+/** The media limits and ffmpeg binary of the configuration, as the liveness analyser takes them. */
+export function mediaSettings(config: Config): { limits: MediaLimits; ffmpegPath: string } {
+  return {
+    ffmpegPath: config.ffmpegPath,
+    limits: {
+      decode: { maxPixels: config.maxImagePixels },
+      video: {
+        maxFrames: config.videoMaxFrames,
+        maxDurationSeconds: config.videoMaxSeconds,
+        timeoutMs: config.videoTimeoutMs,
+        maxFramePixels: config.videoMaxFramePixels,
+      },
+      archive: { maxEntries: config.archiveMaxEntries, maxTotalUncompressedBytes: config.archiveMaxBytes },
+      maxFrames: config.livenessMaxFrames,
+      minFaceHeight: config.faceMinHeight,
+    },
+  };
+}
 
 /** Runs in a row a model may fail before health reports 3. */
 const MODEL_FAILURES_TO_UNHEALTHY = 3;
@@ -43,22 +62,7 @@ export function composeApp(config: Config, loaded: ModelRegistry, logger: Logger
     calibration: embedder.params.scoreCalibration,
     thresholds: { approve: config.matchApproveThreshold, decline: config.matchDeclineThreshold },
   });
-  const analyser = createMediaAnalyser({
-    pipeline,
-    observe: metrics.observeStage,
-    limits: {
-      decode: { maxPixels: config.maxImagePixels },
-      video: {
-        maxFrames: config.videoMaxFrames,
-        maxDurationSeconds: config.videoMaxSeconds,
-        timeoutMs: config.videoTimeoutMs,
-        maxFramePixels: config.videoMaxFramePixels,
-      },
-      archive: { maxEntries: config.archiveMaxEntries, maxTotalUncompressedBytes: config.archiveMaxBytes },
-      maxFrames: config.livenessMaxFrames,
-      minFaceHeight: config.faceMinHeight,
-    },
-  });
+  const analyser = createMediaAnalyser({ pipeline, observe: metrics.observeStage, ...mediaSettings(config) });
   const liveness = createLiveness({ analyser, threshold: config.livenessThreshold });
   const health = (): HealthStatus => {
     const server = serverHealth();

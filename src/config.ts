@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +39,7 @@ export interface Config {
   shutdownDelayMs: number;
   shutdownGraceMs: number;
   templateKeys: string[];
+  ffmpegPath: string;
 }
 
 interface Setting<K extends keyof Config> {
@@ -304,6 +306,18 @@ const settings: { [K in keyof Config]: Setting<K> } = {
       const keys = raw.split(',').map((key) => key.trim());
       if (keys.some((key) => key.length < 32)) throw new InvalidSetting('every key needs at least 32 characters');
       return keys;
+    },
+  },
+  ffmpegPath: {
+    key: 'ffmpegPath',
+    env: 'FFMPEG_PATH',
+    meaning: 'The ffmpeg binary that decodes videos',
+    defaultValue: () => ffmpegInstaller.path,
+    documentedDefault: 'the binary of @ffmpeg-installer/ffmpeg',
+    parse: (raw) => {
+      const file = path.resolve(raw.trim());
+      if (!existsSync(file)) throw new InvalidSetting(`${file} does not exist`);
+      return file;
     },
   },
 };

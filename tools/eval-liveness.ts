@@ -14,7 +14,8 @@ import { type Config, loadConfig, projectRoot } from '../src/config.js';
 import { ServiceError } from '../src/errors.js';
 import { createFacePipeline } from '../src/face/pipeline.js';
 import { roundScore } from '../src/liveness/folder.js';
-import { createMediaAnalyser, type MediaLimits } from '../src/liveness/media.js';
+import { createMediaAnalyser } from '../src/liveness/media.js';
+import { mediaSettings } from '../src/compose.js';
 import { loadModels } from '../src/models/registry.js';
 import {
   APCER_TARGETS,
@@ -131,18 +132,7 @@ const options = parseArguments(process.argv.slice(2));
 const config = loadConfig();
 const registry = await loadModels(config.modelsDir, { intraOpThreads: config.onnxIntraOpThreads });
 
-/** The limits src/compose.ts gives the service's analyser; only `decode` and `minFaceHeight` apply to images. */
-function mediaLimits(c: Config): MediaLimits {
-  return {
-    decode: { maxPixels: c.maxImagePixels },
-    video: { maxFrames: c.videoMaxFrames, maxDurationSeconds: c.videoMaxSeconds, timeoutMs: c.videoTimeoutMs, maxFramePixels: c.videoMaxFramePixels },
-    archive: { maxEntries: c.archiveMaxEntries, maxTotalUncompressedBytes: c.archiveMaxBytes },
-    maxFrames: c.livenessMaxFrames,
-    minFaceHeight: c.faceMinHeight,
-  };
-}
-
-const analyser = createMediaAnalyser({ pipeline: createFacePipeline(registry), limits: mediaLimits(config) });
+const analyser = createMediaAnalyser({ pipeline: createFacePipeline(registry), ...mediaSettings(config) });
 
 /** Every image of a folder through the service's single-image liveness; no face or an undecodable image is a failure. */
 async function scoreFolder(label: string, folder: string): Promise<ClassResult> {

@@ -24,7 +24,7 @@ export interface LivenessMediaDeps {
   pipeline: FacePipeline;
   observe?: StageObserver;
   limits: MediaLimits;
-  ffmpegPath?: string;
+  ffmpegPath: string;
 }
 
 export type MediaKind = 'image' | 'video' | 'archive' | 'capture';
@@ -99,7 +99,7 @@ export function createMediaAnalyser(deps: LivenessMediaDeps) {
         return { frames: [raster], info: { mimeType: imageMimeTypes[raster.format], width: raster.width, height: raster.height }, fromVirtualCamera: false };
       }
       case 'video': {
-        const video = await timed(observe, 'video_decode', () => decodeVideo(bytes, limits.video, ...(deps.ffmpegPath ? [deps.ffmpegPath] : [])));
+        const video = await timed(observe, 'video_decode', () => decodeVideo(bytes, limits.video, deps.ffmpegPath));
         const { durationSeconds, fps, width, height, container } = video.info;
         return {
           frames: video.frames.map((f) => f.raster),
