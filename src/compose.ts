@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { AppDeps, HealthStatus } from './app.js';
 import { createBiometry } from './biometry/biometry.js';
 import { type Config, projectRoot } from './config.js';
+import { checkModelContracts } from './face/contracts.js';
 import { createFacePipeline } from './face/pipeline.js';
 import { createLiveness } from './liveness/liveness.js';
 import { createMediaAnalyser, type MediaLimits } from './liveness/media.js';
@@ -43,6 +44,7 @@ const MODEL_FAILURES_TO_UNHEALTHY = 3;
  * (loading, shutting down); health also reports 3 while a model keeps failing. Tests use this to build the real app.
  */
 export function composeApp(config: Config, loaded: ModelRegistry, logger: Logger, serverHealth: () => HealthStatus): AppDeps {
+  checkModelContracts(loaded);
   const metrics = createMetrics({ version: serviceVersion, runtime: `onnxruntime-node ${runtimeVersion}`, node: process.version });
   for (const { entry } of loaded.models.values()) metrics.setModelLoaded(entry.id, entry.family, true);
   const modelHealth = trackModelHealth(loaded, MODEL_FAILURES_TO_UNHEALTHY, (id) => metrics.countModelFailure(id));

@@ -75,8 +75,10 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 
+  let app: express.Express;
   try {
     registry = await loadModels(config.modelsDir, { intraOpThreads: config.onnxIntraOpThreads });
+    app = createApp(composeApp(config, registry, logger, currentHealth));
   } catch (error) {
     logger.fatal(`cannot start: ${(error as Error).message}`);
     process.exit(1);
@@ -85,7 +87,6 @@ async function main(): Promise<void> {
     logger.info({ model: entry.id, family: entry.family, warmupMs: Math.round(warmupMs) }, 'model ready');
   }
   if (shuttingDown) return;
-  const app = createApp(composeApp(config, registry, logger, currentHealth));
   server.removeAllListeners('request');
   server.on('request', app);
   health = { status: 0, message: '' };

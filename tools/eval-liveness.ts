@@ -237,7 +237,7 @@ const result: LivenessResult = {
   models: {
     dir: fromRoot(config.modelsDir),
     detector: `${detector.id} (${detector.version})`,
-    landmarker: `${landmarker.id} (${landmarker.version})`,
+    landmarker: landmarker ? `${landmarker.id} (${landmarker.version})` : 'the detector\'s five points',
     antiSpoof: antiSpoof.map((m) => `${m.id} (${m.version})`),
   },
   durationSeconds: (performance.now() - started) / 1000,

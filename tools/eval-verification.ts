@@ -436,7 +436,7 @@ const result: VerificationResult = {
   models: {
     dir: path.relative(projectRoot, config.modelsDir) || '.',
     detector: `${detector.id} (${detector.version})`,
-    landmarker: `${landmarker.id} (${landmarker.version})`,
+    landmarker: landmarker ? `${landmarker.id} (${landmarker.version})` : 'the detector\'s five points',
     embedder: `${embedder.id} (${embedder.version})`,
   },
   durationSeconds: (performance.now() - started) / 1000,

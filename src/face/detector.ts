@@ -1,43 +1,62 @@
 import type { DetectorEntry } from '../models/manifest.js';
 import type { Raster } from '../media/raster.js';
-import { type Box, boxArea, intersectionArea, iou } from './geometry.js';
-import { type Border, type Rect, resizeMapping, sampleToTensor } from './sampling.js';
+import { type Affine, type Box, boxArea, intersectionArea, iou, type Point } from './geometry.js';
+import { type Border, type Rect, sampleToTensor } from './sampling.js';
 
 export interface Detection {
   box: Box;
   score: number;
+  /** Five points in the ArcFace template's order (eyes, nose tip, mouth corners; image left first), if the detector gives them. */
+  keypoints?: Point[];
 }
 
-/** Runs the detector on one tensor and returns its raw outputs by name. */
-export type DetectorRun = (input: Float32Array) => Promise<Record<string, Float32Array>>;
+/** How a region of the image fills the detector's input: stretched to it, or scaled to fit at the top left. */
+export type Fit = 'stretch' | 'letterbox';
 
-/** The detector's input: `region` of the image stretched to the input size; outside the image per `border`. */
-export function detectorInput(raster: Raster, region: Rect, model: DetectorEntry, border: Border): Float32Array {
-  const [, , height, width] = model.input.shape as [number, number, number, number];
-  return sampleToTensor(raster, resizeMapping(region, width, height), model.input, border);
+/** Where a region lands in the detector's input; `toImage` maps input pixel coordinates back to the image. */
+export interface Placement {
+  mapping: Affine;
+  toImage: (x: number, y: number) => Point;
 }
 
-/**
- * UltraFace outputs: `scores` [N,2] (background, face) and `boxes` [N,4] corners normalised to the input. Candidates
- * under the threshold are dropped before anything else, so the cost is in the few that remain, not the thousands.
- */
-export function decodeUltraface(scores: Float32Array, boxes: Float32Array, region: Rect, scoreThreshold: number): Detection[] {
-  const detections: Detection[] = [];
-  const count = scores.length / 2;
-  for (let i = 0; i < count; i++) {
-    const score = scores[2 * i + 1]!;
-    if (score < scoreThreshold) continue;
-    detections.push({
-      score,
-      box: {
-        x1: region.x + boxes[4 * i]! * region.width,
-        y1: region.y + boxes[4 * i + 1]! * region.height,
-        x2: region.x + boxes[4 * i + 2]! * region.width,
-        y2: region.y + boxes[4 * i + 3]! * region.height,
-      },
-    });
-  }
-  return detections;
+export function placeRegion(region: Rect, inputWidth: number, inputHeight: number, fit: Fit): Placement {
+  const scaleX = fit === 'stretch' ? inputWidth / region.width : Math.min(inputWidth / region.width, inputHeight / region.height);
+  const scaleY = fit === 'stretch' ? inputHeight / region.height : scaleX;
+  return {
+    mapping: [1 / scaleX, 0, region.x + 0.5 / scaleX - 0.5, 0, 1 / scaleY, region.y + 0.5 / scaleY - 0.5],
+    toImage: (x, y) => [region.x + x / scaleX, region.y + y / scaleY],
+  };
+}
+
+/** Candidates in the detector's input pixel coordinates, as a family decodes them from the model's outputs. */
+export interface InputDetection {
+  box: Box;
+  score: number;
+  keypoints?: Point[];
+}
+
+export function toImageDetection(candidate: InputDetection, placement: Placement): Detection {
+  const [x1, y1] = placement.toImage(candidate.box.x1, candidate.box.y1);
+  const [x2, y2] = placement.toImage(candidate.box.x2, candidate.box.y2);
+  return {
+    score: candidate.score,
+    box: { x1, y1, x2, y2 },
+    ...(candidate.keypoints ? { keypoints: candidate.keypoints.map(([x, y]) => placement.toImage(x, y)) } : {}),
+  };
+}
+
+/** What a detector family knows: how its input is filled, and how its outputs become candidates. */
+export interface DetectorFamily {
+  fit: Fit;
+  /** Candidates scoring at least `threshold`, in input pixel coordinates; filtered before anything else is computed. */
+  decode(outputs: Record<string, Float32Array>, threshold: number): InputDetection[];
+  /** Problems of the graph's outputs for this family (names, shapes); empty when it fits. */
+  contractProblems(outputs: readonly { name: string; shape: ReadonlyArray<number | string> }[]): string[];
+}
+
+/** The detector's input tensor for `region`; outside the image per `border`. */
+export function detectorInput(raster: Raster, placement: Placement, model: DetectorEntry, border: Border): Float32Array {
+  return sampleToTensor(raster, placement.mapping, model.input, border);
 }
 
 /**

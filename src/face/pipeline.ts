@@ -4,14 +4,16 @@ import { ignoreStages, type Stage, type StageObserver, timed } from '../observab
 import type { ModelRegistry } from '../models/registry.js';
 import {
   type Detection,
-  decodeUltraface,
   detectorInput,
   fullRegion,
   nonMaxSuppression,
   paddedRegion,
+  placeRegion,
   tileRegions,
+  toImageDetection,
   verificationRegion,
 } from './detector.js';
+import { detectorFamily } from './detector-families.js';
 import { alignmentTransform, embedderInput, l2Normalise } from './embedder.js';
 import { type Box, boxHeight, iou, type Point } from './geometry.js';
 import { contextCrop, decodeLandmarks, fivePointsFrom68, landmarkInput, squareFaceBox } from './landmarks.js';
@@ -20,9 +22,9 @@ import type { Border, Rect } from './sampling.js';
 
 export interface LocatedFace {
   detection: Detection;
-  /** Square box the landmark and anti-spoof crops are made from. */
+  /** Square box the landmark and (most) anti-spoof crops are made from. */
   faceBox: Box;
-  landmarks: Point[];
+  /** Eyes, nose tip, mouth corners, in the order of the embedder's alignment template. */
   fivePoints: Point[];
 }
 
@@ -33,7 +35,7 @@ export interface FacePipeline {
   /** The face's L2-normalised embedding. */
   embed(raster: Raster, face: LocatedFace): Promise<Float32Array>;
   /** Probability that the face is a presentation attack: the mean over the anti-spoof models of the manifest. */
-  attackProbability(raster: Raster, faceBox: Box): Promise<number>;
+  attackProbability(raster: Raster, face: LocatedFace): Promise<number>;
 }
 
 /**
@@ -51,19 +53,33 @@ const CANVAS_GREY: Border = { fill: 127 };
 export function createFacePipeline(registry: ModelRegistry, observe: StageObserver = ignoreStages): FacePipeline {
   const { detector, landmarker, embedder, antiSpoof } = registry.pipeline;
   const detectorSession = registry.session(detector.id);
-  const landmarkSession = registry.session(landmarker.id);
   const embedderSession = registry.session(embedder.id);
+  const family = detectorFamily(detector);
 
   const timedStage = <T>(stage: Stage, work: () => Promise<T>): Promise<T> => timed(observe, stage, work);
-
 
   const [, , inputHeight, inputWidth] = detector.input.shape as [number, number, number, number];
   const params = detector.params;
 
   async function detectIn(raster: Raster, region: Rect, border: Border, threshold = params.scoreThreshold): Promise<Detection[]> {
-    const input = detectorInput(raster, region, detector, border);
+    const placement = placeRegion(region, inputWidth, inputHeight, family.fit);
+    const input = detectorInput(raster, placement, detector, border);
     const outputs = await detectorSession.run({ [detector.input.name]: { data: input, dims: detector.input.shape } });
-    return decodeUltraface(outputs.scores!.data, outputs.boxes!.data, region, threshold);
+    const data = Object.fromEntries(Object.entries(outputs).map(([name, tensor]) => [name, tensor.data]));
+    return family.decode(data, threshold).map((candidate) => toImageDetection(candidate, placement));
+  }
+
+  /** Five points from the 68-point landmarker when the manifest has one, else the detector's own. */
+  async function fivePoints(raster: Raster, detection: Detection, faceBox: Box): Promise<Point[]> {
+    if (!landmarker) {
+      if (!detection.keypoints) throw new Error(`detector ${detector.id} gave no landmarks and no landmarker is configured`);
+      return detection.keypoints;
+    }
+    const crop = contextCrop(faceBox, landmarker.params.cropScale, raster.width, raster.height);
+    const outputs = await registry.session(landmarker.id).run({
+      [landmarker.input.name]: { data: landmarkInput(raster, crop, landmarker), dims: landmarker.input.shape },
+    });
+    return fivePointsFrom68(decodeLandmarks(outputs[landmarker.outputs[0]!.name]!.data, crop));
   }
 
   async function confirmed(raster: Raster, candidate: Detection): Promise<boolean> {
@@ -105,12 +121,7 @@ export function createFacePipeline(registry: ModelRegistry, observe: StageObserv
     locate: (raster, detection) =>
       timedStage('landmarks', async () => {
         const faceBox = squareFaceBox(detection.box, raster.width, raster.height);
-        const crop = contextCrop(faceBox, landmarker.params.cropScale, raster.width, raster.height);
-        const outputs = await landmarkSession.run({
-          [landmarker.input.name]: { data: landmarkInput(raster, crop, landmarker), dims: landmarker.input.shape },
-        });
-        const landmarks = decodeLandmarks(outputs[landmarker.outputs[0]!.name]!.data, crop);
-        return { detection, faceBox, landmarks, fivePoints: fivePointsFrom68(landmarks) };
+        return { detection, faceBox, fivePoints: await fivePoints(raster, detection, faceBox) };
       }),
 
     embed: (raster, face) =>
@@ -120,12 +131,13 @@ export function createFacePipeline(registry: ModelRegistry, observe: StageObserv
         return l2Normalise(outputs[embedder.outputs[0]!.name]!.data);
       }),
 
-    attackProbability: (raster, faceBox) =>
+    attackProbability: (raster, face) =>
       timedStage('liveness', async () => {
         const probabilities = await Promise.all(
           antiSpoof.map(async (model) => {
+            const box = model.params.faceBox === 'square' ? face.faceBox : face.detection.box;
             const outputs = await registry.session(model.id).run({
-              [model.input.name]: { data: antiSpoofInput(raster, faceBox, model), dims: model.input.shape },
+              [model.input.name]: { data: antiSpoofInput(raster, box, model), dims: model.input.shape },
             });
             return attackProbability(outputs[model.outputs[0]!.name]!.data, model);
           }),

@@ -86,7 +86,7 @@ export function createMediaAnalyser(deps: LivenessMediaDeps) {
     if (!largest) return undefined;
     const face = await pipeline.locate(raster, largest);
     return {
-      confidenceSpoofing: await pipeline.attackProbability(raster, face.faceBox),
+      confidenceSpoofing: await pipeline.attackProbability(raster, face),
       quality: { sharpness: faceSharpness(raster, face.faceBox), frontality: frontality(face.fivePoints), faceHeight: boxHeight(largest.box) },
       raster,
     };

@@ -42,7 +42,8 @@ function entry<F extends string, P extends z.ZodRawShape>(family: F, params: P) 
   });
 }
 
-const detectorUltraface = entry('detector.ultraface', {
+/** How every detector family searches an image (see src/face/pipeline.ts findFaces). */
+const detection = {
   /** Candidates below this score are discarded. */
   scoreThreshold: z.number().gt(0).lt(1),
   /** Candidates at or above this score are faces; those below must be found again in a verification window. */
@@ -53,7 +54,21 @@ const detectorUltraface = entry('detector.ultraface', {
   /** Margin of the canvas used when no confident face is found, as a share of the image size per side. */
   paddingMargin: z.number().gt(0),
   nmsIouThreshold: z.number().gt(0).lt(1),
-});
+};
+
+const strides = z.array(z.number().int().positive()).min(1);
+
+/** UltraFace (Linzaer's, and the bundled fr_detect): outputs `scores` [1,N,2] and `boxes` [1,N,4], image stretched. */
+const detectorUltraface = entry('detector.ultraface', detection);
+
+/** YuNet (libfacedetection / OpenCV): cls, obj, bbox and kps outputs per stride, five landmarks, image letterboxed. */
+const detectorYunet = entry('detector.yunet', { ...detection, strides });
+
+/**
+ * SCRFD as InsightFace exports it: scores, then box distances, then landmark offsets, one output per stride each,
+ * in the order of `outputs`; `anchorsPerLocation` anchors per grid cell; image letterboxed at the top left.
+ */
+const detectorScrfd = entry('detector.scrfd', { ...detection, strides, anchorsPerLocation: z.number().int().positive() });
 
 const landmarker68 = entry('landmarker.68', { cropScale: z.number().positive() });
 
@@ -66,13 +81,21 @@ const scoreCalibration = z
 
 const embedderArcface = entry('embedder.arcface', { alignmentTemplate: z.array(point).length(5), scoreCalibration });
 
+/**
+ * Any anti-spoof classifier of a face crop: the face box (squared like the bundled model's, or as detected, as
+ * MiniFASNet was trained) enlarged `cropScale` times, resized to the input, softmax over the output, class
+ * `liveClassIndex` = live.
+ */
 const antispoofClassifier = entry('antispoof.classifier', {
   cropScale: z.number().positive(),
   liveClassIndex: z.number().int().nonnegative(),
+  faceBox: z.enum(['square', 'detected']).default('square'),
 });
 
 const modelEntry = z.discriminatedUnion('family', [
   detectorUltraface,
+  detectorYunet,
+  detectorScrfd,
   landmarker68,
   embedderArcface,
   antispoofClassifier,
@@ -83,7 +106,8 @@ const manifestSchema = z
     schemaVersion: z.literal(1),
     pipeline: z.object({
       detector: z.string(),
-      landmarker: z.string(),
+      /** Without a landmarker, alignment uses the five points the detector gives (YuNet, SCRFD). */
+      landmarker: z.string().optional(),
       embedder: z.string(),
       antiSpoof: z.array(z.string()).min(1),
     }),
@@ -107,7 +131,10 @@ const manifestSchema = z
       }
     };
     requireRole('detector', manifest.pipeline.detector, 'detector.');
-    requireRole('landmarker', manifest.pipeline.landmarker, 'landmarker.');
+    if (manifest.pipeline.landmarker !== undefined) requireRole('landmarker', manifest.pipeline.landmarker, 'landmarker.');
+    else if (byId.get(manifest.pipeline.detector)?.family === 'detector.ultraface') {
+      ctx.addIssue({ code: 'custom', message: 'pipeline.landmarker is required: an UltraFace detector gives no landmarks to align with' });
+    }
     requireRole('embedder', manifest.pipeline.embedder, 'embedder.');
     for (const id of manifest.pipeline.antiSpoof) requireRole('antiSpoof', id, 'antispoof.');
   });
@@ -115,7 +142,10 @@ const manifestSchema = z
 export type ModelManifest = z.infer<typeof manifestSchema>;
 export type ModelEntry = z.infer<typeof modelEntry>;
 export type ModelInputSpec = z.infer<typeof inputSpec>;
-export type DetectorEntry = z.infer<typeof detectorUltraface>;
+export type DetectorEntry = z.infer<typeof detectorUltraface> | z.infer<typeof detectorYunet> | z.infer<typeof detectorScrfd>;
+export type UltrafaceEntry = z.infer<typeof detectorUltraface>;
+export type YunetEntry = z.infer<typeof detectorYunet>;
+export type ScrfdEntry = z.infer<typeof detectorScrfd>;
 export type LandmarkerEntry = z.infer<typeof landmarker68>;
 export type EmbedderEntry = z.infer<typeof embedderArcface>;
 export type AntiSpoofEntry = z.infer<typeof antispoofClassifier>;
@@ -153,7 +183,7 @@ export async function readManifest(modelsDir: string): Promise<ModelManifest> {
 
 export interface PipelineModels {
   detector: DetectorEntry;
-  landmarker: LandmarkerEntry;
+  landmarker: LandmarkerEntry | undefined;
   embedder: EmbedderEntry;
   antiSpoof: AntiSpoofEntry[];
 }
@@ -165,9 +195,12 @@ export function pipelineModels(manifest: ModelManifest): PipelineModels {
     if (model?.family !== family) throw new ManifestError(`model "${id}" is not a ${family} model`);
     return model as Extract<ModelEntry, { family: F }>;
   };
+  const detector = manifest.models.find((m) => m.id === manifest.pipeline.detector);
+  if (!detector?.family.startsWith('detector.')) throw new ManifestError(`model "${manifest.pipeline.detector}" is not a detector`);
+  const landmarker = manifest.pipeline.landmarker;
   return {
-    detector: find(manifest.pipeline.detector, 'detector.ultraface'),
-    landmarker: find(manifest.pipeline.landmarker, 'landmarker.68'),
+    detector: detector as DetectorEntry,
+    landmarker: landmarker === undefined ? undefined : find(landmarker, 'landmarker.68'),
     embedder: find(manifest.pipeline.embedder, 'embedder.arcface'),
     antiSpoof: manifest.pipeline.antiSpoof.map((id) => find(id, 'antispoof.classifier')),
   };

@@ -79,7 +79,8 @@ async function warmUp(entry: ModelEntry, session: ModelSession): Promise<number>
 export async function loadModels(modelsDir: string, options: SessionOptions): Promise<ModelRegistry> {
   const manifest = await readManifest(modelsDir);
   const pipeline = pipelineModels(manifest);
-  const used = new Set([pipeline.detector.id, pipeline.landmarker.id, pipeline.embedder.id, ...pipeline.antiSpoof.map((m) => m.id)]);
+  const roles = [pipeline.detector, pipeline.landmarker, pipeline.embedder, ...pipeline.antiSpoof];
+  const used = new Set(roles.filter((m) => m !== undefined).map((m) => m.id));
   const models = new Map<string, LoadedModel>();
   try {
     for (const entry of manifest.models.filter((m) => used.has(m.id))) {
