@@ -29,7 +29,8 @@ const LUMA_B = 0.114;
 
 /**
  * Samples `raster` bilinearly through `outputToSource` straight into a model's NCHW float input, applying its
- * channel order and (value − mean) / std. One pass, no intermediate raster.
+ * channel order and (value − mean) / std. One pass, no intermediate raster. Samples whose four neighbours lie inside
+ * the image (nearly all) take a branch-free path; the edges and the outside take the careful one.
  */
 export function sampleToTensor(raster: Raster, outputToSource: Affine, spec: ModelInputSpec, border: Border): Float32Array {
   const [, channels, outHeight, outWidth] = spec.shape as [number, number, number, number];
@@ -38,69 +39,134 @@ export function sampleToTensor(raster: Raster, outputToSource: Affine, spec: Mod
   const { width, height, data } = raster;
   const [a, b, c, d, e, f] = outputToSource;
   const grey = spec.channelOrder === 'GRAY';
-  // Offsets of the source byte that feeds tensor channel 0, 1, 2.
-  const order = spec.channelOrder === 'BGR' ? [2, 1, 0] : [0, 1, 2];
-  const o0 = order[0]!;
-  const o1 = order[1]!;
-  const o2 = order[2]!;
-  const mean0 = spec.mean[0]!;
-  const std0 = spec.std[0]!;
-  const mean1 = spec.mean[1] ?? mean0;
-  const std1 = spec.std[1] ?? std0;
-  const mean2 = spec.mean[2] ?? mean0;
-  const std2 = spec.std[2] ?? std0;
+  const bgr = spec.channelOrder === 'BGR';
+  // value · scale + shift = (value − mean) / std, per tensor channel.
+  const scale0 = 1 / spec.std[0]!;
+  const scale1 = 1 / (spec.std[1] ?? spec.std[0]!);
+  const scale2 = 1 / (spec.std[2] ?? spec.std[0]!);
+  const shift0 = -spec.mean[0]! * scale0;
+  const shift1 = -(spec.mean[1] ?? spec.mean[0]!) * scale1;
+  const shift2 = -(spec.mean[2] ?? spec.mean[0]!) * scale2;
   const maxX = width - 1;
   const maxY = height - 1;
-  const constant = border !== 'replicate';
-  const fill = constant ? border.fill : 0;
-  const px = new Float32Array(3);
+  const row = width * 3;
+  const edge = new Float64Array(3);
+  const write = (index: number, red: number, green: number, blue: number): void => {
+    if (grey) {
+      out[index] = (LUMA_R * red + LUMA_G * green + LUMA_B * blue) * scale0 + shift0;
+    } else if (bgr) {
+      out[index] = blue * scale0 + shift0;
+      out[plane + index] = green * scale1 + shift1;
+      out[2 * plane + index] = red * scale2 + shift2;
+    } else {
+      out[index] = red * scale0 + shift0;
+      out[plane + index] = green * scale1 + shift1;
+      out[2 * plane + index] = blue * scale2 + shift2;
+    }
+  };
+
+  if (b === 0 && d === 0 && border === 'replicate') {
+    // A resize (the detector's and the crops' case): columns and rows are sampled independently, so their source
+    // offsets and weights are computed once, and clamping them is the replicated border.
+    const left = new Int32Array(outWidth);
+    const right = new Int32Array(outWidth);
+    const weightX = new Float64Array(outWidth);
+    for (let u = 0; u < outWidth; u++) {
+      const x = a * u + c;
+      const xf = Math.floor(x);
+      weightX[u] = x - xf;
+      left[u] = Math.min(Math.max(xf, 0), maxX) * 3;
+      right[u] = Math.min(Math.max(xf + 1, 0), maxX) * 3;
+    }
+    let index = 0;
+    for (let v = 0; v < outHeight; v++) {
+      const y = e * v + f;
+      const yf = Math.floor(y);
+      const wy = y - yf;
+      const top = Math.min(Math.max(yf, 0), maxY) * row;
+      const bottom = Math.min(Math.max(yf + 1, 0), maxY) * row;
+      for (let u = 0; u < outWidth; u++, index++) {
+        const wx = weightX[u]!;
+        const tl = top + left[u]!;
+        const tr = top + right[u]!;
+        const bl = bottom + left[u]!;
+        const br = bottom + right[u]!;
+        const w00 = (1 - wx) * (1 - wy);
+        const w01 = wx * (1 - wy);
+        const w10 = (1 - wx) * wy;
+        const w11 = wx * wy;
+        write(
+          index,
+          w00 * data[tl]! + w01 * data[tr]! + w10 * data[bl]! + w11 * data[br]!,
+          w00 * data[tl + 1]! + w01 * data[tr + 1]! + w10 * data[bl + 1]! + w11 * data[br + 1]!,
+          w00 * data[tl + 2]! + w01 * data[tr + 2]! + w10 * data[bl + 2]! + w11 * data[br + 2]!,
+        );
+      }
+    }
+    return out;
+  }
 
   let index = 0;
   for (let v = 0; v < outHeight; v++) {
-    for (let u = 0; u < outWidth; u++, index++) {
-      const x = a * u + b * v + c;
-      const y = d * u + e * v + f;
+    let x = b * v + c;
+    let y = e * v + f;
+    for (let u = 0; u < outWidth; u++, index++, x += a, y += d) {
       const xf = Math.floor(x);
       const yf = Math.floor(y);
-      const wx = x - xf;
-      const wy = y - yf;
-      px[0] = 0;
-      px[1] = 0;
-      px[2] = 0;
-      if (constant && (xf < -1 || yf < -1 || xf > maxX || yf > maxY)) {
-        px[0] = fill;
-        px[1] = fill;
-        px[2] = fill;
+      let red: number;
+      let green: number;
+      let blue: number;
+      if (xf >= 0 && yf >= 0 && xf < maxX && yf < maxY) {
+        const wx = x - xf;
+        const wy = y - yf;
+        const w00 = (1 - wx) * (1 - wy);
+        const w01 = wx * (1 - wy);
+        const w10 = (1 - wx) * wy;
+        const w11 = wx * wy;
+        const o00 = yf * row + xf * 3;
+        const o10 = o00 + row;
+        red = w00 * data[o00]! + w01 * data[o00 + 3]! + w10 * data[o10]! + w11 * data[o10 + 3]!;
+        green = w00 * data[o00 + 1]! + w01 * data[o00 + 4]! + w10 * data[o10 + 1]! + w11 * data[o10 + 4]!;
+        blue = w00 * data[o00 + 2]! + w01 * data[o00 + 5]! + w10 * data[o10 + 2]! + w11 * data[o10 + 5]!;
       } else {
-        for (let tap = 0; tap < 4; tap++) {
-          let sx = xf + (tap & 1);
-          let sy = yf + (tap >> 1);
-          const weight = (tap & 1 ? wx : 1 - wx) * (tap >> 1 ? wy : 1 - wy);
-          if (weight === 0) continue;
-          if (sx < 0 || sy < 0 || sx > maxX || sy > maxY) {
-            if (constant) {
-              px[0] += weight * fill;
-              px[1] += weight * fill;
-              px[2] += weight * fill;
-              continue;
-            }
-            sx = sx < 0 ? 0 : sx > maxX ? maxX : sx;
-            sy = sy < 0 ? 0 : sy > maxY ? maxY : sy;
-          }
-          const offset = (sy * width + sx) * 3;
-          px[0] += weight * data[offset]!;
-          px[1] += weight * data[offset + 1]!;
-          px[2] += weight * data[offset + 2]!;
-        }
+        sampleAtEdge(data, width, height, x, y, border, edge);
+        red = edge[0]!;
+        green = edge[1]!;
+        blue = edge[2]!;
       }
-      if (grey) {
-        out[index] = (LUMA_R * px[0]! + LUMA_G * px[1]! + LUMA_B * px[2]! - mean0) / std0;
-      } else {
-        out[index] = (px[o0]! - mean0) / std0;
-        out[plane + index] = (px[o1]! - mean1) / std1;
-        out[2 * plane + index] = (px[o2]! - mean2) / std2;
-      }
+      write(index, red, green, blue);
     }
   }
   return out;
+}
+
+/** A bilinear sample with some neighbours outside the image: those read the edge pixel, or the fill value. */
+function sampleAtEdge(data: Uint8Array, width: number, height: number, x: number, y: number, border: Border, into: Float64Array): void {
+  const xf = Math.floor(x);
+  const yf = Math.floor(y);
+  const wx = x - xf;
+  const wy = y - yf;
+  into[0] = 0;
+  into[1] = 0;
+  into[2] = 0;
+  for (let tap = 0; tap < 4; tap++) {
+    let sx = xf + (tap & 1);
+    let sy = yf + (tap >> 1);
+    const weight = (tap & 1 ? wx : 1 - wx) * (tap >> 1 ? wy : 1 - wy);
+    if (weight === 0) continue;
+    if (sx < 0 || sy < 0 || sx >= width || sy >= height) {
+      if (border !== 'replicate') {
+        into[0]! += weight * border.fill;
+        into[1]! += weight * border.fill;
+        into[2]! += weight * border.fill;
+        continue;
+      }
+      sx = sx < 0 ? 0 : sx >= width ? width - 1 : sx;
+      sy = sy < 0 ? 0 : sy >= height ? height - 1 : sy;
+    }
+    const offset = (sy * width + sx) * 3;
+    into[0]! += weight * data[offset]!;
+    into[1]! += weight * data[offset + 1]!;
+    into[2]! += weight * data[offset + 2]!;
+  }
 }
