@@ -76,7 +76,7 @@ export function createBiometry(deps: BiometryDeps): Biometry {
       try {
         decodeTemplateInto(template.bytes, deps.templateModel, matrix, index * dimension);
       } catch (error) {
-        throw about(`template ${index + 1} ("${template.filename.slice(0, 128)}")`, error);
+        throw about(`template ${index + 1} ("${template.filename.slice(0, 64)}")`, error);
       }
     });
     return matrix;
@@ -140,7 +140,7 @@ export function createBiometry(deps: BiometryDeps): Biometry {
       const probe = await describeNamed(image, 'sample_1');
       const matrix = new Float32Array(images.length * dimension);
       for (const [index, named] of images.entries()) {
-        matrix.set(await describeNamed(named.bytes, `sample ${index + 1} ("${named.filename.slice(0, 128)}")`), index * dimension);
+        matrix.set(await describeNamed(named.bytes, `sample ${index + 1} ("${named.filename.slice(0, 64)}")`), index * dimension);
       }
       return matchAll(probe, matrix, images);
     },

@@ -1,21 +1,24 @@
 import express, { type RequestHandler } from 'express';
 import { ServiceError } from '../errors.js';
 import { sendError } from './errors.js';
-import { checkImageMatchesDeclared, declaredImageFormat, transferDecode, usesBase64 } from './request.js';
+import { checkBodyEncoding, checkImageMatchesDeclared, declaredImageFormat, refuseDeclaredLength, transferDecode, usesBase64 } from './request.js';
 
 /** Base64 text is 4/3 of the bytes it carries, plus line breaks. */
 export const base64Allowance = (bytes: number): number => Math.ceil((bytes * 4) / 3) + Math.ceil(bytes / 38) + 1024;
 
 /** The body of a single-image request: declared JPEG or PNG, raw or base64, within the size limit. */
 export function imageBody(maxImageBytes: number): RequestHandler[] {
+  const limit = base64Allowance(maxImageBytes);
   return [
-    (req, _res, next) => {
+    (req, res, next) => {
       if (!declaredImageFormat(req.get('content-type'))) {
         throw new ServiceError('content-type', 'send the image as image/jpeg or image/png');
       }
+      checkBodyEncoding(req);
+      refuseDeclaredLength(req, res, limit);
       next();
     },
-    express.raw({ type: () => true, limit: base64Allowance(maxImageBytes), inflate: false }),
+    express.raw({ type: () => true, limit, inflate: false }),
     (req, _res, next) => {
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const image = transferDecode(body, usesBase64(req), () => new ServiceError('sample-unreadable', 'the body is not valid base64'));

@@ -3,8 +3,10 @@ import { type ApiArea, type ErrorKind, errorResponse, ServiceError } from '../er
 import type { Logger } from '../observability/logger.js';
 
 export function areaOf(path: string): ApiArea {
-  if (path.startsWith('/v1/face/pattern/')) return 'biometry';
-  if (path.startsWith('/v1/face/liveness/')) return 'liveness';
+  // Routing ignores case (express's default), so /V1/FACE/PATTERN/EXTRACT reaches the extract route: its errors too.
+  const routed = path.toLowerCase();
+  if (routed.startsWith('/v1/face/pattern/')) return 'biometry';
+  if (routed.startsWith('/v1/face/liveness/')) return 'liveness';
   return 'service';
 }
 

@@ -2,7 +2,7 @@ import busboy from 'busboy';
 import type { Request, RequestHandler } from 'express';
 import { type ErrorKind, ServiceError } from '../errors.js';
 import { sniffImageFormat } from '../media/image.js';
-import { checkImageMatchesDeclared, declaredImageFormat, mediaType, transferDecode } from './request.js';
+import { checkBodyEncoding, checkImageMatchesDeclared, declaredImageFormat, mediaType, refuseDeclaredLength, transferDecode } from './request.js';
 
 /** One part of a multipart/form-data body, as the client sent it. */
 export interface Part {
@@ -40,13 +40,12 @@ export function partsOf(req: Request): Part[] {
  * byte and are turned back into bytes here.
  */
 export function multipartBody(limits: MultipartLimits): RequestHandler[] {
-  const checkHeaders: RequestHandler = (req, _res, next) => {
+  const checkHeaders: RequestHandler = (req, res, next) => {
     if (mediaType(req.get('content-type')) !== 'multipart/form-data' || !/boundary=/i.test(req.get('content-type') ?? '')) {
       throw new ServiceError('content-type', 'send multipart/form-data with a boundary');
     }
-    if (Number(req.get('content-length')) > limits.maxBodyBytes) {
-      throw new ServiceError('too-large', `the body exceeds ${limits.maxBodyBytes} bytes`);
-    }
+    checkBodyEncoding(req);
+    refuseDeclaredLength(req, res, limits.maxBodyBytes);
     next();
   };
 
@@ -69,7 +68,7 @@ export function multipartBody(limits: MultipartLimits): RequestHandler[] {
         },
       });
     } catch {
-      throw new ServiceError('malformed-request', 'the multipart boundary is invalid');
+      throw new ServiceError('content-type', 'the multipart boundary is empty or invalid');
     }
     const parts: Part[] = [];
     let received = 0;
@@ -95,7 +94,17 @@ export function multipartBody(limits: MultipartLimits): RequestHandler[] {
       if (received > limits.maxBodyBytes) finish(tooLarge(`the body exceeds ${limits.maxBodyBytes} bytes`));
     };
 
+    const malformed = (): ServiceError => new ServiceError('malformed-request', 'the multipart body is malformed or incomplete');
+    // busboy hands over a part whose Content-Disposition has no name with the name undefined.
+    const nameless = (): ServiceError => new ServiceError('malformed-request', 'a part has no name in its Content-Disposition');
     parser.on('file', (name, stream, info) => {
+      // A body that ends inside this part destroys its stream with an error: unheard, it would end the process.
+      stream.on('error', () => finish(malformed()));
+      if (!name) {
+        stream.resume();
+        finish(nameless());
+        return;
+      }
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('limit', () => finish(tooLarge(`a part exceeds ${limits.maxPartBytes} bytes`)));
@@ -105,14 +114,15 @@ export function multipartBody(limits: MultipartLimits): RequestHandler[] {
       });
     });
     parser.on('field', (name, value, info) => {
-      if (info.valueTruncated) finish(tooLarge(`a part exceeds ${limits.maxPartBytes} bytes`));
+      if (!name) finish(nameless());
+      else if (info.valueTruncated) finish(tooLarge(`a part exceeds ${limits.maxPartBytes} bytes`));
       else if (info.nameTruncated) finish(new ServiceError('malformed-request', 'a part name is too long'));
       else parts.push({ name, filename: undefined, declaredType: mediaType(info.mimeType), bytes: Buffer.from(value, 'latin1') });
     });
     for (const limit of ['partsLimit', 'filesLimit', 'fieldsLimit'] as const) {
       parser.on(limit, () => finish(tooLarge(`more than ${limits.maxParts} parts`)));
     }
-    parser.on('error', () => finish(new ServiceError('malformed-request', 'the multipart body is malformed or incomplete')));
+    parser.on('error', () => finish(malformed()));
     parser.on('close', () => finish());
     req.on('data', countBytes);
     req.on('aborted', () => finish(new ServiceError('malformed-request', 'the client aborted the request')));

@@ -34,15 +34,24 @@ export function patternRoutes(deps: AppDeps): Route[] {
     return bytes;
   };
   const template = (req: Request, part: Part): Buffer => partBytes(part, 'template', usesBase64(req));
-  const named = (req: Request, parts: Part[], decode: (req: Request, part: Part) => Buffer): Named[] =>
-    parts.map((part) => ({ filename: part.filename!, bytes: decode(req, part) }));
+  /** 1:N candidates, decoded; a candidate that fails is named by its position and filename, as the matching names it. */
+  const named = (req: Request, parts: Part[], decode: (req: Request, part: Part) => Buffer, what: 'template' | 'sample'): Named[] =>
+    parts.map((part, index) => {
+      try {
+        return { filename: part.filename!, bytes: decode(req, part) };
+      } catch (error) {
+        if (!(error instanceof ServiceError)) throw error;
+        const candidate = `${what} ${index + 1} ("${part.filename!.slice(0, 64)}")`;
+        throw new ServiceError(error.kind, error.detail ? `${candidate}: ${error.detail}` : candidate);
+      }
+    });
   const atMost = (parts: Part[], limit: number, what: string): Part[] => {
     if (parts.length > limit) throw new ServiceError('too-large', `${parts.length} ${what}; at most ${limit} per request`);
     return parts;
   };
   const templatesN: PartSpec = { kind: 'template', repeated: true, needsFilename: true };
   const templateCandidates = (req: Request, parts: Part[]): Named[] =>
-    named(req, atMost(parts, config.maxTemplatesPerRequest, 'templates'), template);
+    named(req, atMost(parts, config.maxTemplatesPerRequest, 'templates'), template, 'template');
 
   return [
     {
@@ -134,7 +143,7 @@ export function patternRoutes(deps: AppDeps): Route[] {
             sample_1: { kind: 'image' },
             samples_n: { kind: 'image', repeated: true, needsFilename: true },
           });
-          const candidates = named(req, atMost(parts.samples_n, config.maxImagesPerRequest, 'images'), image);
+          const candidates = named(req, atMost(parts.samples_n, config.maxImagesPerRequest, 'images'), image, 'sample');
           res.json({ results: counted(await biometry.extractAndCompareN(image(req, parts.sample_1[0]!), candidates)) });
         },
       ],

@@ -1,4 +1,4 @@
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { ServiceError } from '../errors.js';
 import { type ImageFormat, imageMimeTypes, sniffImageFormat } from '../media/image.js';
 import { decodeBase64 } from '../media/base64.js';
@@ -20,6 +20,33 @@ const declaredImageFormats: Record<string, ImageFormat> = {
 export function declaredImageFormat(contentType: string | undefined): ImageFormat | undefined {
   const type = mediaType(contentType);
   return type ? declaredImageFormats[type] : undefined;
+}
+
+/** Transfer encodings that mean the bytes as they are; base64 is the one this service decodes. */
+const verbatimTransferEncodings = new Set(['binary', '8bit', '7bit']);
+
+/**
+ * Refuses a body this service would misread: a compressed one (Content-Encoding), or one in a transfer encoding
+ * other than base64 (a quoted-printable body would otherwise be taken as raw bytes).
+ */
+export function checkBodyEncoding(req: Request): void {
+  const compression = req.get('content-encoding')?.trim().toLowerCase();
+  if (compression && compression !== 'identity') throw new ServiceError('content-type', 'compressed bodies (Content-Encoding) are not accepted');
+  const transfer = req.get('content-transfer-encoding')?.trim().toLowerCase();
+  if (transfer && transfer !== 'base64' && !verbatimTransferEncodings.has(transfer)) {
+    throw new ServiceError('content-type', 'the Content-Transfer-Encoding is not supported; send base64 or the bytes as they are');
+  }
+}
+
+/**
+ * Refuses a body declared larger than `limit` before reading it, and closes the connection rather than reading
+ * (or making the client send) bytes that will be thrown away.
+ */
+export function refuseDeclaredLength(req: Request, res: Response, limit: number): void {
+  if (Number(req.get('content-length')) > limit) {
+    res.set('Connection', 'close');
+    throw new ServiceError('too-large', `the body exceeds ${limit} bytes`);
+  }
 }
 
 /** True when the client asked for base64 transfer of inputs and templates (`Content-Transfer-Encoding: base64`). */

@@ -70,7 +70,7 @@ export function createLiveness(deps: LivenessDeps): Liveness {
           request: analysisRequest,
           id: randomUUID(),
           resolution,
-          error: failure ? { code: sampleError.code, message: `${sampleError.message}: media "${failed!.key}": ${failure}` } : undefined,
+          error: failure ? { code: sampleError.code, message: `${sampleError.message}: media "${failed!.key.slice(0, 64)}": ${failure}` } : undefined,
           bestShots: analysisRequest.extractBestShot ? shots : [],
         };
       });

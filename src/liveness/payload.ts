@@ -45,6 +45,14 @@ export interface FolderRequest {
 
 const invalid = (detail: string): ServiceError => new ServiceError('invalid-payload', detail);
 
+/** Metadata comes back in the answer: nesting deeper than this would overflow the serialiser's stack long before. */
+export const MAX_PAYLOAD_DEPTH = 64;
+
+function nestedDeeperThan(value: unknown, levels: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  return levels === 0 || Object.values(value).some((child) => nestedDeeperThan(child, levels - 1));
+}
+
 /**
  * The `payload` part of a liveness folder request, checked: JSON, known analysis types only, thresholds within 0..1,
  * metadata and tags only for media keys the request holds. Without a payload (or without `analyses`) one quality
@@ -59,10 +67,13 @@ export function parsePayload(text: string | undefined, mediaKeys: readonly strin
       throw invalid('payload is not valid JSON');
     }
   }
+  if (nestedDeeperThan(json, MAX_PAYLOAD_DEPTH)) throw invalid(`payload is nested more than ${MAX_PAYLOAD_DEPTH} levels deep`);
   const result = payloadSchema.safeParse(json);
   if (!result.success) {
     const issue = result.error.issues[0]!;
-    throw invalid(`payload ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    // The path holds the client's own keys (media keys, metadata): a short prefix of each is enough to find it.
+    const path = issue.path.map((segment) => String(segment).slice(0, 64)).join('.');
+    throw invalid(`payload ${path || '(root)'}: ${issue.message}`);
   }
   const payload = result.data;
   const mediaMetaData = payload['media:meta_data'] ?? {};

@@ -227,7 +227,8 @@ async function sampleFrames(ffmpegPath: string, url: string, info: VideoInfo, li
   if ((run.exitCode !== 0 && !run.stopped) || rasters.length === 0) {
     throw new ServiceError('sample-unreadable', 'no frame of the video could be decoded');
   }
-  if (times.length < rasters.length) throw new Error(`ffmpeg logged ${times.length} frame times for ${rasters.length} frames`);
+  // Frames without their logged time are not frames ffmpeg decoded from this input: the output cannot be trusted.
+  if (times.length < rasters.length) throw new ServiceError('sample-unreadable', 'the decoder did not account for the frames it produced');
   return rasters.map((raster, i) => ({ raster, timeSeconds: times[i]! }));
 }
 
