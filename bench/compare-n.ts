@@ -4,26 +4,15 @@
  *
  *   npm run bench:compare-n [-- <runs per N>]
  */
-import { readFile } from 'node:fs/promises';
-import { dataPath } from '../test/helpers/data.js';
 import { multipart } from '../test/helpers/multipart.js';
-import { postImage, startService } from '../test/helpers/service.js';
+import { startService } from '../test/helpers/service.js';
+import { median } from './lib/stats.js';
+import { extractTemplates } from './lib/templates.js';
 
 const runs = Number(process.argv[2] ?? 20);
 const service = await startService();
-const photos = [
-  'faces/lfw_color/Ariel_Sharon/Ariel_Sharon_0001.jpg',
-  'faces/face_recognition_examples/barack_obama/obama.jpg',
-  'faces/face_recognition_examples/joe_biden/biden.jpg',
-  'faces/face_recognition_examples/kit_harington/john1.jpeg',
-];
-const templates: Buffer[] = [];
-for (const photo of photos) {
-  const response = await postImage(`${service.url}/v1/face/pattern/extract`, await readFile(dataPath(photo)), 'image/jpeg');
-  templates.push(Buffer.from(await response.arrayBuffer()));
-}
+const templates = await extractTemplates(service.url);
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[values.length >> 1]!;
 console.log(`compare_n, median of ${runs} requests (after 3 warm-up requests)`);
 for (const n of [1_000, 10_000]) {
   const { body, contentType } = multipart([

@@ -4,24 +4,14 @@
  *
  *   npm run bench:extract-latency [-- <requests per image>]
  */
-import { readFile } from 'node:fs/promises';
-import sharp from 'sharp';
-import { dataPath } from '../test/helpers/data.js';
 import { postImage, startService } from '../test/helpers/service.js';
+import { extractImages } from './lib/images.js';
+import { summarise } from './lib/stats.js';
 
 const requests = Number(process.argv[2] ?? 200);
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-const images = {
-  'lfw 250x250': await readFile(dataPath('faces/lfw_color/Ariel_Sharon/Ariel_Sharon_0001.jpg')),
-  'photo 1280x720': await sharp(await readFile(dataPath('faces/face_recognition_examples/barack_obama/obama1.jpg')))
-    .resize(1280, 720, { fit: 'cover' })
-    .jpeg({ quality: 90 })
-    .toBuffer(),
-};
+const { lfw250, selfie720 } = await extractImages();
+const images = { 'lfw 250x250': lfw250.bytes, 'photo 1280x720': selfie720.bytes };
 
 const service = await startService();
 const url = `${service.url}/v1/face/pattern/extract`;
@@ -36,7 +26,7 @@ for (const [name, image] of Object.entries(images)) {
     if (response.status !== 200) throw new Error(`${name}: HTTP ${response.status}`);
     times.push(performance.now() - started);
   }
-  times.sort((a, b) => a - b);
-  console.log(`${name.padEnd(16)} p50 ${percentile(times, 50).toFixed(1)} ms  p95 ${percentile(times, 95).toFixed(1)} ms  p99 ${percentile(times, 99).toFixed(1)} ms  (${image.length} bytes)`);
+  const { p50, p95, p99 } = summarise(times);
+  console.log(`${name.padEnd(16)} p50 ${p50.toFixed(1)} ms  p95 ${p95.toFixed(1)} ms  p99 ${p99.toFixed(1)} ms  (${image.length} bytes)`);
 }
 await service.close();

@@ -1,0 +1,169 @@
+/**
+ * The compute floor: what each request type costs if the service did nothing but decode the image and run its models.
+ * Every model is timed alone on a real input (service's ONNX settings, and one thread), every image decode alone
+ * (sharp, as the service decodes), at the run counts the real pipeline makes per request. Against it: the in-process
+ * pipeline (stages from the service's own metrics; the rest is JavaScript pre/post-processing), HTTP from load.ts,
+ * and the measured throughput of load.ts as a share of the floor.
+ *
+ *   npm run bench:floor [-- --iterations 30]          (run bench:load first to compare with its numbers)
+ */
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import type { HealthStatus } from '../src/app.js';
+import { composeApp } from '../src/compose.js';
+import { loadConfig } from '../src/config.js';
+import { decodeImage } from '../src/media/image.js';
+import { loadModels } from '../src/models/registry.js';
+import { createLogger } from '../src/observability/logger.js';
+import {
+  type Floor,
+  floorOf,
+  glueByStage,
+  type ModelAlone,
+  profileRequest,
+  type RequestProfile,
+  type RequestType,
+  timeDecode,
+  timeModelsAlone,
+} from './lib/compute-floor.js';
+import { waitForQuietMachine, type CpuShare, watchCpu } from './lib/cpu.js';
+import { benchPhotos, extractImages, readBenchData } from './lib/images.js';
+import { instrumentRegistry } from './lib/instrumented-registry.js';
+import { positiveNumber } from './lib/options.js';
+import { oneToManyCosts, type PureCost, samplingCosts } from './lib/pure-costs.js';
+import { readResults, type RunInfo, runInfo, writeResults } from './lib/run-info.js';
+import { fixed, textTable } from './lib/table.js';
+import type { LoadReport } from './load.js';
+
+export interface FloorReport {
+  run: RunInfo;
+  cores: number;
+  models: ModelAlone[];
+  profiles: RequestProfile[];
+  floors: (Floor & {
+    measuredBestRequestsPerSecond: number | undefined;
+    measuredAtConcurrency: number | undefined;
+    shareOfFloor: number | undefined;
+    /** CPU the service spent per answered request in that best run, ms: the floor's CPU plus everything else. */
+    measuredServerCpuMs: number | undefined;
+    httpP50AtConcurrency1Ms: number | undefined;
+  })[];
+  pure: PureCost[];
+  cpu: CpuShare;
+}
+
+const { values: options } = parseArgs({ options: { iterations: { type: 'string', default: '30' } } });
+const iterations = positiveNumber(options.iterations, 'iterations');
+const cores = os.availableParallelism();
+
+await waitForQuietMachine();
+const cpu = watchCpu();
+const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' });
+const serviceRegistry = await loadModels(config.modelsDir, { intraOpThreads: config.onnxIntraOpThreads });
+const oneThreadRegistry = await loadModels(config.modelsDir, { intraOpThreads: 1 });
+const instrumented = instrumentRegistry(serviceRegistry);
+const health = (): HealthStatus => ({ status: 0, message: '' });
+const deps = composeApp(config, instrumented.registry, createLogger('silent'), health);
+const images = await extractImages();
+const video = await readBenchData(benchPhotos.video);
+
+const requestTypes: RequestType[] = [
+  ...Object.values(images).map(
+    (image): RequestType => ({ name: `extract ${image.label}`, loadScenario: `extract ${image.label}`, image: image.bytes, run: (d) => d.biometry.extract(image.bytes) }),
+  ),
+  { name: 'liveness image 720p', loadScenario: 'liveness image 720p', image: images.selfie720.bytes, run: (d) => d.liveness.detectImage(images.selfie720.bytes) },
+  {
+    name: 'liveness video 6 s',
+    loadScenario: 'liveness video 6 s',
+    image: undefined,
+    run: (d) => d.liveness.detectFolder([{ key: 'media_key1', filename: 'selfie_6s.mp4', bytes: video }], undefined),
+  },
+];
+
+try {
+  const profiles: RequestProfile[] = [];
+  for (const type of requestTypes) {
+    profiles.push(await profileRequest(deps, instrumented, serviceRegistry, type, type.image ? iterations : Math.max(3, Math.round(iterations / 10))));
+    console.log(`profiled ${type.name}`);
+  }
+  const models = await timeModelsAlone(serviceRegistry, oneThreadRegistry, instrumented.lastFeeds, 100);
+  const load = await readResults<LoadReport>('load');
+  const floors: FloorReport['floors'] = [];
+  for (const [index, profile] of profiles.entries()) {
+    const image = requestTypes[index]!.image;
+    const decode = image ? await timeDecode(image, config.maxImagePixels, 50) : undefined;
+    const floor = floorOf(profile, decode, models, cores);
+    const measured = load?.runs.filter((r) => r.scenario === profile.loadScenario) ?? [];
+    const best = measured.reduce<(typeof measured)[number] | undefined>((a, b) => (!a || b.requestsPerSecond > a.requestsPerSecond ? b : a), undefined);
+    floors.push({
+      ...floor,
+      measuredBestRequestsPerSecond: best?.requestsPerSecond,
+      measuredAtConcurrency: best?.connections,
+      shareOfFloor: best ? best.requestsPerSecond / floor.floorRequestsPerSecond : undefined,
+      measuredServerCpuMs: best?.serverCpuMsPerRequest,
+      httpP50AtConcurrency1Ms: measured.find((r) => r.connections === 1)?.latencyMs.p50,
+    });
+  }
+  const raster = await decodeImage(images.selfie720.bytes, { maxPixels: config.maxImagePixels });
+  const embedder = serviceRegistry.pipeline.embedder;
+  const probeTemplate = await deps.biometry.extract(images.lfw250.bytes);
+  const pure = [
+    ...(await samplingCosts(serviceRegistry, raster, 200)),
+    ...(await oneToManyCosts(probeTemplate, 10_000, embedder.outputs[0]!.shape.at(-1)!, 10)),
+  ];
+
+  const report: FloorReport = {
+    run: runInfo({ ONNX_INTRA_OP_THREADS: config.onnxIntraOpThreads, cores }),
+    cores,
+    models,
+    profiles,
+    floors,
+    pure,
+    cpu: cpu.stop(),
+  };
+  printReport(report);
+  console.log(`results: ${await writeResults('floor', report)}`);
+} finally {
+  await serviceRegistry.release();
+  await oneThreadRegistry.release();
+}
+
+function printReport(report: FloorReport): void {
+  console.log(`\nmodels alone (median wall per run; CPU of all threads per run), ONNX threads ${config.onnxIntraOpThreads} and 1:`);
+  console.log(
+    textTable(
+      ['model', `wall ms @${config.onnxIntraOpThreads}`, `CPU ms @${config.onnxIntraOpThreads}`, 'wall ms @1', 'CPU ms @1'],
+      report.models.map((m) => [m.modelId, fixed(m.serviceThreads.wallMs, 2), fixed(m.serviceThreads.cpuMs, 2), fixed(m.oneThread.wallMs, 2), fixed(m.oneThread.cpuMs, 2)]),
+    ),
+  );
+  console.log('\nfloor per request (decode + model runs alone) and what was measured:');
+  console.log(
+    textTable(
+      ['request', 'parts (wall ms)', 'latency floor ms', 'in-process ms', 'HTTP p50 c=1 ms', 'CPU floor ms', 'server CPU ms', `floor req/s (${report.cores} cores)`, 'measured req/s', 'share'],
+      report.floors.map((f, i) => [
+        f.name,
+        f.parts.map((p) => `${p.what} ${fixed(p.wallMs)}`).join(' + '),
+        fixed(f.latencyFloorMs),
+        fixed(report.profiles[i]!.inProcessMs),
+        f.httpP50AtConcurrency1Ms === undefined ? '–' : fixed(f.httpP50AtConcurrency1Ms),
+        fixed(f.cpuFloorMs),
+        f.measuredServerCpuMs === undefined ? '–' : fixed(f.measuredServerCpuMs),
+        fixed(f.floorRequestsPerSecond),
+        f.measuredBestRequestsPerSecond === undefined ? 'run bench:load' : `${fixed(f.measuredBestRequestsPerSecond)} (c=${f.measuredAtConcurrency})`,
+        f.shareOfFloor === undefined ? '–' : `${fixed(100 * f.shareOfFloor, 0)} %`,
+      ]),
+    ),
+  );
+  console.log('\nin-process stages per request: time in model runs and around them (JavaScript pre/post-processing):');
+  console.log(
+    textTable(
+      ['request', 'stage', 'runs', 'stage ms', 'model ms', 'glue ms'],
+      report.profiles.flatMap((p) =>
+        glueByStage(p).map((g) => [p.name, g.stage, fixed(p.stages[g.stage]?.runsPerRequest ?? 0, 2), fixed(g.stageMs, 2), fixed(g.modelMs, 2), fixed(g.glueMs, 2)]),
+      ),
+    ),
+  );
+  console.log(`\nother processes used ${fixed(report.cpu.foreignCores, 2)} cores on average during the measurements`);
+  console.log('\npure functions alone:');
+  console.log(textTable(['operation', 'wall ms', 'CPU ms'], report.pure.map((c) => [c.what, fixed(c.wallMs, 2), fixed(c.cpuMs, 2)])));
+}

@@ -1,0 +1,40 @@
+/**
+ * One peer process: Human (TensorFlow.js, WASM backend) extracting one face per image, as many times as fit in the
+ * time its parent asks for. Run by peer-pool.ts through child_process.fork.
+ */
+import { decodeImage } from '../../src/media/image.js';
+import { extractImages } from './images.js';
+import { createPeerExtractor } from './peer-human.js';
+import type { PeerMessage, PeerRunRequest } from './peer-protocol.js';
+
+const WARMUP_RUNS = 5;
+const send = (message: PeerMessage): void => void process.send!(message);
+
+const images = await extractImages();
+const peer = await createPeerExtractor();
+
+/** What the peer does per request: decode the JPEG (as our service does, with sharp) and detect + describe. */
+async function extractOnce(bytes: Buffer): Promise<boolean> {
+  const raster = await decodeImage(bytes, { maxPixels: 40_000_000 });
+  const face = await peer.describe(raster);
+  return face.faces === 1 && face.embeddingLength > 0;
+}
+
+for (const image of Object.values(images)) for (let i = 0; i < WARMUP_RUNS; i++) await extractOnce(image.bytes);
+send({ kind: 'ready', backend: peer.backend, versions: peer.versions });
+
+process.on('message', (request: PeerRunRequest) => {
+  void (async () => {
+    const bytes = images[request.image].bytes;
+    const latenciesMs: number[] = [];
+    let failures = 0;
+    const started = performance.now();
+    const until = started + request.seconds * 1000;
+    while (performance.now() < until) {
+      const t0 = performance.now();
+      if (!(await extractOnce(bytes))) failures++;
+      latenciesMs.push(performance.now() - t0);
+    }
+    send({ kind: 'done', latenciesMs, failures, seconds: (performance.now() - started) / 1000 });
+  })();
+});
