@@ -41,6 +41,9 @@ RUN apt-get update \
 ENV NODE_ENV=production
 # No ONNX Runtime telemetry from the service (see the build stage).
 ENV ORT_DISABLE_TELEMETRY=1
+# glibc gives every thread (inference workers, libvips) its own malloc arena; two bound the memory they keep
+# (measured: 515 → 432 MB after 300 concurrent 720p extracts).
+ENV MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 # Production dependencies only; the files stay owned by root and read-only to the service's user. onnxruntime-node

@@ -14,6 +14,7 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   modelsDir: string;
   onnxIntraOpThreads: number;
+  inferenceWorkers: number;
   maxImageBytes: number;
   maxImagePixels: number;
   faceMinHeight: number;
@@ -121,9 +122,16 @@ const settings: { [K in keyof Config]: Setting<K> } = {
   onnxIntraOpThreads: {
     key: 'onnxIntraOpThreads',
     env: 'ONNX_INTRA_OP_THREADS',
-    meaning: 'Threads each ONNX Runtime session may use for one model run',
-    defaultValue: () => Math.max(1, Math.min(4, os.availableParallelism())),
-    documentedDefault: 'cores, at most 4',
+    meaning: 'Threads one model run may use inside its worker (1: the workers, not the threads, share the cores)',
+    defaultValue: () => 1,
+    parse: integer(1, 64),
+  },
+  inferenceWorkers: {
+    key: 'inferenceWorkers',
+    env: 'INFERENCE_WORKERS',
+    meaning: 'Worker threads running the models, each with its own session of every model (the event loop never runs one)',
+    defaultValue: () => Math.max(1, Math.min(8, os.availableParallelism())),
+    documentedDefault: 'cores, at most 8',
     parse: integer(1, 64),
   },
   maxImageBytes: {
@@ -255,9 +263,9 @@ const settings: { [K in keyof Config]: Setting<K> } = {
   maxConcurrentRequests: {
     key: 'maxConcurrentRequests',
     env: 'MAX_CONCURRENT_REQUESTS',
-    meaning: 'Requests doing inference at once; more wait in the queue',
-    defaultValue: () => Math.max(2, os.availableParallelism()),
-    documentedDefault: 'cores, at least 2',
+    meaning: 'Requests doing inference at once (decoding, sampling and model runs overlap between them); more wait in the queue',
+    defaultValue: () => Math.max(4, 3 * os.availableParallelism()),
+    documentedDefault: '3 × cores, at least 4',
     parse: integer(1, 1024),
   },
   maxQueuedRequests: {

@@ -77,7 +77,7 @@ async function main(): Promise<void> {
 
   let app: express.Express;
   try {
-    registry = await loadModels(config.modelsDir, { intraOpThreads: config.onnxIntraOpThreads });
+    registry = await loadModels(config.modelsDir, { intraOpThreads: config.onnxIntraOpThreads, workers: config.inferenceWorkers });
     app = createApp(composeApp(config, registry, logger, currentHealth));
   } catch (error) {
     logger.fatal(`cannot start: ${(error as Error).message}`);

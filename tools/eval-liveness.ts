@@ -130,7 +130,7 @@ const subjectOf = (image: string): string | undefined => {
 const started = performance.now();
 const options = parseArguments(process.argv.slice(2));
 const config = loadConfig();
-const registry = await loadModels(config.modelsDir, { intraOpThreads: config.onnxIntraOpThreads });
+const registry = await loadModels(config.modelsDir, { intraOpThreads: config.onnxIntraOpThreads, workers: config.inferenceWorkers });
 
 const analyser = createMediaAnalyser({ pipeline: createFacePipeline(registry), ...mediaSettings(config) });
 

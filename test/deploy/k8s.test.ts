@@ -216,11 +216,12 @@ describe('k8s manifests', () => {
     assert.equal(container.env, undefined, 'every setting in the ConfigMap');
   });
 
-  it('size inference to the CPU limit: concurrency and ONNX threads set, their product within the limit', () => {
+  it('size inference to the CPU limit: workers, ONNX threads and concurrency set, workers × threads within the limit', () => {
     // Their defaults count the node's CPUs (os.availableParallelism() on Node 20 ignores the container's limit).
-    assert.ok(settings.MAX_CONCURRENT_REQUESTS && settings.ONNX_INTRA_OP_THREADS, 'both set in the ConfigMap');
+    assert.ok(settings.INFERENCE_WORKERS && settings.ONNX_INTRA_OP_THREADS && settings.MAX_CONCURRENT_REQUESTS, 'all set in the ConfigMap');
     const cpus = Number(labels(obj(container.resources).limits).cpu);
-    assert.ok(Number(settings.MAX_CONCURRENT_REQUESTS) * Number(settings.ONNX_INTRA_OP_THREADS) <= cpus);
+    assert.ok(Number(settings.INFERENCE_WORKERS) * Number(settings.ONNX_INTRA_OP_THREADS) <= cpus);
+    assert.ok(Number(settings.MAX_CONCURRENT_REQUESTS) >= Number(settings.INFERENCE_WORKERS), 'enough requests in flight to keep every worker busy');
   });
 
   it('give a draining pod time to finish: terminationGracePeriodSeconds covers SHUTDOWN_DELAY_MS + SHUTDOWN_GRACE_MS', () => {

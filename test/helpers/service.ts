@@ -41,7 +41,7 @@ function withFault(registry: ModelRegistry, fault: ModelFault): ModelRegistry {
 /** The real app with the bundled models, listening on an ephemeral loopback port; logs go to `logs` if given. */
 export async function startService(env: NodeJS.ProcessEnv = {}, fault?: ModelFault, logs?: Writable): Promise<TestService> {
   const config = loadConfig({ LOG_LEVEL: 'silent', ...env });
-  const loaded = await loadModels(config.modelsDir, { intraOpThreads: config.onnxIntraOpThreads });
+  const loaded = await loadModels(config.modelsDir, { intraOpThreads: config.onnxIntraOpThreads, workers: config.inferenceWorkers });
   const registry = fault ? withFault(loaded, fault) : loaded;
   const health = (): HealthStatus => ({ status: 0, message: '' });
   const logger = logs ? createLogger('info', logs) : createLogger(config.logLevel);

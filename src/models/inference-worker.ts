@@ -1,0 +1,79 @@
+/**
+ * An inference worker: the only code that touches onnxruntime-node. onnxruntime-node runs a model synchronously on
+ * the thread that calls it, so the service keeps its sessions in worker threads and its event loop free: health,
+ * metrics and HTTP parsing keep answering while models run, and several requests' models run at once.
+ */
+import { parentPort } from 'node:worker_threads';
+import ort from 'onnxruntime-node';
+import type { FloatTensor, FromWorker, LoadedModelInfo, ToWorker, ValueInfo } from './inference-protocol.js';
+
+const port = parentPort!;
+const sessions = new Map<string, ort.InferenceSession>();
+
+function describe(values: readonly ort.InferenceSession.ValueMetadata[]): ValueInfo[] {
+  return values.map((v) => (v.isTensor ? { name: v.name, type: v.type, shape: v.shape } : { name: v.name, type: 'non-tensor', shape: [] }));
+}
+
+async function load(message: Extract<ToWorker, { type: 'load' }>): Promise<FromWorker> {
+  const loaded: LoadedModelInfo[] = [];
+  for (const model of message.models) {
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(model.bytes, {
+        executionProviders: ['cpu'],
+        graphOptimizationLevel: 'all',
+        intraOpNumThreads: message.intraOpThreads,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        // Severity 3 = errors only: the bundled graphs list initializers as inputs and ORT warns about each one.
+        logSeverityLevel: 3,
+        // Idle pool threads must sleep, not spin: spinning threads take the cores other workers, image decoding and
+        // the event loop need (measured: every stage twice as slow on 2 cores with spinning on).
+        extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+      });
+    } catch (error) {
+      return { type: 'load-failed', modelId: model.id, message: (error as Error).message };
+    }
+    sessions.set(model.id, session);
+    const inputs = describe(session.inputMetadata);
+    const warmupStarted = performance.now();
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const input of inputs) {
+      const dims = input.shape.map((d) => (typeof d === 'number' ? d : 1));
+      feeds[input.name] = new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)), dims);
+    }
+    try {
+      await session.run(feeds);
+    } catch (error) {
+      return { type: 'load-failed', modelId: model.id, message: `warm-up run failed: ${(error as Error).message}` };
+    }
+    loaded.push({ id: model.id, inputs, outputs: describe(session.outputMetadata), warmupMs: performance.now() - warmupStarted });
+  }
+  return { type: 'loaded', models: loaded };
+}
+
+async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<FromWorker> {
+  const session = sessions.get(message.modelId);
+  if (!session) return { type: 'run-failed', runId: message.runId, message: `model ${message.modelId} is not loaded` };
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const [name, tensor] of Object.entries(message.feeds)) feeds[name] = new ort.Tensor('float32', tensor.data, tensor.dims);
+  try {
+    const results = await session.run(feeds);
+    const outputs: Record<string, FloatTensor> = {};
+    for (const [name, value] of Object.entries(results)) {
+      if (!(value.data instanceof Float32Array)) throw new Error(`output ${name} is not float32`);
+      outputs[name] = { data: value.data, dims: value.dims };
+    }
+    return { type: 'result', runId: message.runId, outputs };
+  } catch (error) {
+    return { type: 'run-failed', runId: message.runId, message: (error as Error).message };
+  }
+}
+
+port.on('message', (message: ToWorker) => {
+  if (message.type === 'load') {
+    void load(message).then((reply) => port.postMessage(reply));
+  } else {
+    void run(message).then((reply) => port.postMessage(reply));
+  }
+});
