@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Biometry } from './biometry/biometry.js';
 import type { Config } from './config.js';
+import { errorCatalogue } from './errors.js';
 import type { Liveness } from './liveness/liveness.js';
 import { createAdmission } from './http/admission.js';
 import { bodyDeadline } from './http/body.js';
@@ -46,6 +47,9 @@ export interface Route {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** The status logged and counted for a request whose client left before the answer (nginx's convention). */
+const CLIENT_CLOSED = errorCatalogue.service['client-closed']!.status;
+
 /** Every response carries a request id: the client's X-Request-Id when sane, else a new one. */
 export const assignRequestId: RequestHandler = (req, res, next) => {
   const offered = req.get('x-request-id');
@@ -60,16 +64,18 @@ function observeRequests(logger: Logger, metrics: Metrics): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     const requestId = res.locals.requestId as string;
-    res.on('finish', () => {
+    // 'close' comes after 'finish', or alone when the client left before its answer: then it counts as 499.
+    res.once('close', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
-      metrics.observeRequest(route, req.method, res.statusCode, seconds);
+      const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED;
+      metrics.observeRequest(route, req.method, status, seconds);
       logger.info(
         {
           requestId,
           method: req.method,
           route,
-          status: res.statusCode,
+          status,
           durationMs: Math.round(seconds * 1e4) / 10,
           ...(res.locals.errorCode ? { errorCode: res.locals.errorCode as string } : {}),
         },

@@ -21,6 +21,7 @@ export type ErrorKind =
   | 'invalid-payload'
   | 'overloaded'
   | 'timeout'
+  | 'client-closed'
   | 'not-found';
 
 export interface CatalogueEntry {
@@ -70,6 +71,7 @@ export const errorCatalogue: Record<ApiArea, AreaCatalogue> = {
     'not-found': ext('SVC-004004', 404, 'No such route'),
     internal: ext('SVC-001001', 500, 'Internal error'),
     overloaded: ext('SVC-001003', 503, 'Service is not ready, retry later'),
+    'client-closed': ext('SVC-004099', 499, 'Client closed the request before the answer'),
   },
 };
 

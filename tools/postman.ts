@@ -110,6 +110,7 @@ export interface OpenApiDocument {
   };
   /** The answer to any method on a path the document does not list. */
   'x-unknown-route': ResponseObject;
+  'x-client-closed': ResponseObject;
   /** Catalogue codes that no route answers today. */
 }
 

@@ -127,8 +127,7 @@ export function createBiometry(deps: BiometryDeps): Biometry {
       return { ...matchOne(embedding, reference), template: encodeTemplate(embedding, deps.templateModel) };
     },
     async extractAndCompare(image1, image2) {
-      const first = await describeNamed(image1, 'sample_1');
-      const second = await describeNamed(image2, 'sample_2');
+      const [first, second] = await Promise.all([describeNamed(image1, 'sample_1'), describeNamed(image2, 'sample_2')]);
       return matchOne(first, second);
     },
     compareN: (template, templates) => matchAll(singleTemplate(template, 'template_1'), templateMatrix(templates), templates),

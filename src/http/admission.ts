@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
 import { ServiceError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
 
@@ -11,6 +11,8 @@ export interface AdmissionLimits {
 /** One request's place: waiting in the queue, holding a slot, or gone. */
 interface Ticket {
   state: 'waiting' | 'active' | 'done';
+  /** The client has gone: its socket is closed. */
+  gone: () => boolean;
   admit: () => void;
   refuse: (error: ServiceError) => void;
   timer?: NodeJS.Timeout;
@@ -37,25 +39,41 @@ export function createAdmission(limits: AdmissionLimits, metrics: Metrics) {
     ticket.admit();
   }
 
+  /** The next waiting request whose client is still there; those that left meanwhile are dropped unstarted. */
+  function admitNext(): void {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      clearTimeout(next.timer);
+      if (next.gone()) {
+        next.state = 'done';
+        continue;
+      }
+      activate(next);
+      return;
+    }
+  }
+
   function leave(ticket: Ticket): void {
     if (ticket.state === 'waiting') {
       clearTimeout(ticket.timer);
       queue.splice(queue.indexOf(ticket), 1);
     } else if (ticket.state === 'active') {
       active--;
-      const next = queue.shift();
-      if (next) {
-        clearTimeout(next.timer);
-        activate(next);
-      }
+      admitNext();
     }
     ticket.state = 'done';
     publish();
   }
 
-  const admit: RequestHandler = (_req, res, next) => {
+  const admit: RequestHandler = (req, res, next) => {
+    // Work for a client that has gone is stopped where it can be (between video frames, say): see cancellation().
+    const cancel = new AbortController();
+    res.locals.cancel = cancel.signal;
+    res.once('close', () => {
+      if (!res.writableFinished) cancel.abort();
+    });
     const ticket: Ticket = {
       state: 'waiting',
+      gone: () => req.destroyed || res.destroyed,
       admit: () => next(),
       refuse: (error) => {
         res.set('Retry-After', '1');
@@ -83,4 +101,9 @@ export function createAdmission(limits: AdmissionLimits, metrics: Metrics) {
   };
 
   return { admit, state: () => ({ active, queued: queue.length }) };
+}
+
+/** The signal that aborts when the request's client goes away before its answer. */
+export function cancellation(res: Response): AbortSignal {
+  return res.locals.cancel as AbortSignal;
 }

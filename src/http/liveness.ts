@@ -2,6 +2,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AppDeps, Route } from '../app.js';
 import { ServiceError } from '../errors.js';
 import type { MediaPart } from '../liveness/liveness.js';
+import { cancellation } from './admission.js';
 import { base64Allowance, imageBody } from './body.js';
 import { multipartBody, type Part, partsOf } from './multipart.js';
 import { declaredImageFormat, mediaType, transferDecode, usesBase64 } from './request.js';
@@ -62,7 +63,7 @@ export function livenessRoutes(deps: AppDeps): Route[] {
     ...folder,
     async (req, res) => {
       const { media, payload } = mediaParts(req, partsOf(req), config.maxImagesPerRequest, config.maxMediaBytes);
-      const { folder, resolutions } = await liveness.detectFolder(media, payload);
+      const { folder, resolutions } = await liveness.detectFolder(media, payload, cancellation(res));
       for (const resolution of resolutions) metrics.countLiveness('folder', resolution);
       res.json(folder);
     },

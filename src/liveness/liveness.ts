@@ -21,7 +21,11 @@ export interface Liveness {
   /** Single-image mode: `score` is the probability of an attack, `passed` whether it is below the threshold. */
   detectImage(image: Uint8Array): Promise<{ passed: boolean; score: number }>;
   /** Folder mode: every media analysed, every analysis of the payload resolved. */
-  detectFolder(media: readonly MediaPart[], payload: string | undefined): Promise<{ folder: Record<string, unknown>; resolutions: AnalysisResolution[] }>;
+  detectFolder(
+    media: readonly MediaPart[],
+    payload: string | undefined,
+    cancel?: AbortSignal,
+  ): Promise<{ folder: Record<string, unknown>; resolutions: AnalysisResolution[] }>;
 }
 
 export function createLiveness(deps: LivenessDeps): Liveness {
@@ -49,12 +53,12 @@ export function createLiveness(deps: LivenessDeps): Liveness {
       return { passed: score < deps.threshold, score };
     },
 
-    async detectFolder(parts, payloadText) {
+    async detectFolder(parts, payloadText, cancel) {
       const timeCreated = Date.now() / 1000;
       const request = parsePayload(payloadText, parts.map((p) => p.key), deps.threshold);
       const media: AnalysedMedia[] = [];
       for (const part of parts) {
-        media.push({ key: part.key, id: randomUUID(), filename: part.filename, analysis: await analyser.analyse(part.bytes) });
+        media.push({ key: part.key, id: randomUUID(), filename: part.filename, analysis: await analyser.analyse(part.bytes, cancel) });
       }
       const failed = media.find((m) => !m.analysis.outcome.ok);
       const sampleError = errorResponse('liveness', 'sample-unreadable').body;

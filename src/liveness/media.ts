@@ -92,14 +92,14 @@ export function createMediaAnalyser(deps: LivenessMediaDeps) {
     };
   }
 
-  async function decodeFrames(kind: MediaKind, bytes: Uint8Array): Promise<{ frames: Raster[]; info: Partial<MediaInfo>; fromVirtualCamera: boolean }> {
+  async function decodeFrames(kind: MediaKind, bytes: Uint8Array, cancel: AbortSignal | undefined): Promise<{ frames: Raster[]; info: Partial<MediaInfo>; fromVirtualCamera: boolean }> {
     switch (kind) {
       case 'image': {
         const raster = await decode(bytes);
         return { frames: [raster], info: { mimeType: imageMimeTypes[raster.format], width: raster.width, height: raster.height }, fromVirtualCamera: false };
       }
       case 'video': {
-        const video = await timed(observe, 'video_decode', () => decodeVideo(bytes, limits.video, deps.ffmpegPath));
+        const video = await timed(observe, 'video_decode', () => decodeVideo(bytes, limits.video, deps.ffmpegPath, cancel));
         const { durationSeconds, fps, width, height, container } = video.info;
         return {
           frames: video.frames.map((f) => f.raster),
@@ -124,12 +124,12 @@ export function createMediaAnalyser(deps: LivenessMediaDeps) {
    * Decodes a media part, scores every frame that shows a face and aggregates them. A media that cannot be decoded
    * or shows no face is an outcome, not an exception: it fails its analyses, not the request.
    */
-  async function analyse(bytes: Uint8Array): Promise<MediaAnalysis> {
+  async function analyse(bytes: Uint8Array, cancel?: AbortSignal): Promise<MediaAnalysis> {
     const kind = sniffMediaKind(bytes);
     const info: MediaInfo = { kind, mimeType: 'application/octet-stream', size: bytes.length, md5: createHash('md5').update(bytes).digest('hex') };
     let decoded: Awaited<ReturnType<typeof decodeFrames>>;
     try {
-      decoded = await decodeFrames(kind, bytes);
+      decoded = await decodeFrames(kind, bytes, cancel);
     } catch (error) {
       if (error instanceof ServiceError && error.kind === 'sample-unreadable') {
         return { info, fromVirtualCamera: false, outcome: { ok: false, detail: error.detail ?? 'the media cannot be read' } };
@@ -139,6 +139,7 @@ export function createMediaAnalyser(deps: LivenessMediaDeps) {
     Object.assign(info, decoded.info);
     const scored: FrameScore[] = [];
     for (const frame of decoded.frames) {
+      if (cancel?.aborted) throw new ServiceError('client-closed');
       const score = await scoreFrame(frame);
       if (score) scored.push(score);
     }

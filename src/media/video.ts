@@ -53,14 +53,22 @@ export type Container = (typeof containers)[keyof typeof containers];
  * stdin is not. Input that is not a decodable video in an MP4/MOV, Matroska/WebM or AVI container, or that is not
  * decoded within `timeoutMs`, is an unreadable sample.
  */
-export async function decodeVideo(bytes: Uint8Array, limits: VideoLimits, ffmpegPath: string = ffmpegInstaller.path): Promise<DecodedVideo> {
-  const deadline = AbortSignal.timeout(limits.timeoutMs);
+export async function decodeVideo(
+  bytes: Uint8Array,
+  limits: VideoLimits,
+  ffmpegPath: string = ffmpegInstaller.path,
+  cancel?: AbortSignal,
+): Promise<DecodedVideo> {
+  const timeout = AbortSignal.timeout(limits.timeoutMs);
+  // ffmpeg is killed on the wall-clock limit, or when the caller no longer wants the frames (its client has gone).
+  const deadline = cancel ? AbortSignal.any([timeout, cancel]) : timeout;
   const source = await serveFromMemory(bytes);
   try {
     const info = await probe(ffmpegPath, source.url, limits, deadline);
     const frames = await sampleFrames(ffmpegPath, source.url, info, limits, deadline);
     return { info, frames };
   } catch (error) {
+    if (cancel?.aborted) throw new ServiceError('client-closed');
     if (deadline.aborted) {
       throw new ServiceError('sample-unreadable', `the video could not be decoded within ${limits.timeoutMs / 1000} s`);
     }

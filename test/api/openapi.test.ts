@@ -326,7 +326,7 @@ function documentedErrorCodes(): Map<string, Set<number>> {
     for (const [status, response] of Object.entries(operation.responses)) add(Number(status), response);
   }
   const methodAnswers = Object.values(document.paths).flatMap((item) => (item['x-method-not-allowed'] ? [item['x-method-not-allowed']] : []));
-  for (const response of [document['x-unknown-route'], ...methodAnswers]) {
+  for (const response of [document['x-unknown-route'], document['x-client-closed'], ...methodAnswers]) {
     add(resolveRef(document, response)['x-status'], response);
   }
   return codes;

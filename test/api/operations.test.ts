@@ -171,3 +171,29 @@ describe('health', () => {
     }
   });
 });
+
+describe('clients that leave', () => {
+  it('stop the work of their request between video frames, and count as 499', async () => {
+    const service = await startService({ MAX_CONCURRENT_REQUESTS: '1', MAX_QUEUED_REQUESTS: '10' });
+    try {
+      const controllers = [1, 2, 3].map(() => new AbortController());
+      const kept = videoRequest(service.url);
+      const left = controllers.map((controller) =>
+        postMultipart(`${service.url}/v1/face/liveness/detect`, [{ name: 'v', filename: 'v.mp4', body: selfie }], {}, controller.signal).catch(() => 'aborted'),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      for (const controller of controllers) controller.abort();
+      assert.equal((await kept).status, 200);
+      assert.deepEqual(await Promise.all(left), ['aborted', 'aborted', 'aborted']);
+      // Let the abandoned requests reach their next frame and stop.
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      const metrics = await (await fetch(`${service.url}/metrics`)).text();
+      assert.match(metrics, /^http_requests_total\{route="\/v1\/face\/liveness\/detect",method="POST",status_code="499"\} 3$/m);
+      const detections = Number(/^face_api_stage_duration_seconds_count\{stage="detect"\} (\d+)$/m.exec(metrics)?.[1]);
+      const framesPerVideo = service.config.videoMaxFrames;
+      assert.ok(detections < 2 * framesPerVideo, `${detections} frames scored: the abandoned videos should not be scored in full`);
+    } finally {
+      await service.close();
+    }
+  });
+});

@@ -23,7 +23,7 @@ export function multipart(parts: readonly RawPart[]): { body: Buffer; contentTyp
   return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
 }
 
-export function postMultipart(url: string, parts: readonly RawPart[], headers: Record<string, string> = {}): Promise<Response> {
+export function postMultipart(url: string, parts: readonly RawPart[], headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Response> {
   const { body, contentType } = multipart(parts);
-  return fetch(url, { method: 'POST', body, headers: { 'content-type': contentType, ...headers } });
+  return fetch(url, { method: 'POST', body, headers: { 'content-type': contentType, ...headers }, ...(signal ? { signal } : {}) });
 }
