@@ -117,7 +117,7 @@ describe('messages never echo client bytes, server paths or long client names', 
       const detect = `${service.url}/v1/face/liveness/detect`;
       const template = Buffer.from(await (await postImage(pattern('extract'), face, 'image/jpeg')).arrayBuffer());
       const name = longName('client-name-');
-      // Content-Types must be ASCII tokens: busboy reads one it cannot parse as text/plain, as if none were declared.
+      // A Content-Type that is not a plain type/subtype counts as none, so the long name goes in a valid token.
       const typeName = `client-type-${'t'.repeat(988)}`;
       const onePixel = await sharp({ create: { width: 1, height: 1, channels: 3, background: '#000' } }).png().toBuffer();
       const marker = 'CLIENT-BYTES-7f3a9c';
