@@ -1,6 +1,6 @@
 /**
  * Turns bench/results/*.json into the results section of bench/README.md (between its results markers), the
- * throughput chart bench/throughput.png and the breakdown chart bench/floor.png.
+ * throughput chart bench/throughput.png, the breakdown chart bench/floor.png and the soak chart bench/soak.png.
  *
  *   npm run bench:report
  */
@@ -9,7 +9,7 @@ import path from 'node:path';
 import { projectRoot } from '../src/config.js';
 import { writeSvgAsPng } from '../tools/eval/plot.js';
 import type { FloorReport } from './floor.js';
-import { type BarGroup, type BarSeries, groupedBarsSvg, type StackedBar, stackedBarsSvg, svgDocument } from './lib/bar-chart.js';
+import { type BarGroup, type BarSeries, groupedBarsSvg, type LineSeries, linesSvg, type StackedBar, stackedBarsSvg, svgDocument } from './lib/bar-chart.js';
 import { glueByStage } from './lib/compute-floor.js';
 import { NOISE_CORES } from './lib/cpu.js';
 import { readResults, type RunInfo, variantNames } from './lib/run-info.js';
@@ -17,6 +17,7 @@ import { fixed, markdownTable } from './lib/table.js';
 import type { LoadReport, LoadRun } from './load.js';
 import type { OverloadReport } from './overload.js';
 import type { PeerReport } from './peer.js';
+import type { SoakReport } from './soak.js';
 
 const benchDir = path.join(projectRoot, 'bench');
 const BEGIN = '<!-- results:begin (npm run bench:report writes this section) -->';
@@ -26,6 +27,7 @@ const load = await readResults<LoadReport>('load');
 const peer = await readResults<PeerReport>('peer');
 const floor = await readResults<FloorReport>('floor');
 const overload = await readResults<OverloadReport>('overload');
+const soak = await readResults<SoakReport>('soak');
 
 const SELFIE = 'extract selfie 1280×720';
 const loadRun = (scenario: string, connections: number): LoadRun | undefined =>
@@ -64,6 +66,12 @@ function targets(): Target[] {
     { what: 'liveness, one 720p image, p50 (concurrency 1)', target: '≤ 30 ms', ...check(loadRun('liveness image 720p', 1)?.latencyMs.p50, (v) => v <= 30, 'ms') },
     { what: 'liveness, 6 s video, p50 (concurrency 1)', target: '≤ 1.5 s', ...check(loadRun('liveness video 6 s', 1)?.latencyMs.p50, (v) => v <= 1500, 'ms', 0) },
     { what: 'server RSS, peak over every load and overload run', target: '≤ 500 MB', ...check(peakRss, (v) => v <= 500, 'MB', 0) },
+    { what: 'server RSS over the soak, peak', target: '≤ 500 MB', ...check(soak?.rss.peakMb, (v) => v <= 500, 'MB', 0) },
+    {
+      what: 'server RSS over the soak, last minute vs first minute (median)',
+      target: 'flat (≤ +5 %)',
+      ...check(soak ? 100 * (soak.rss.lastMinuteMedianMb / soak.rss.firstMinuteMedianMb - 1) : undefined, (v) => v <= 5, '%'),
+    },
     {
       what: 'the same with its ffmpeg children (what a container memory limit counts)',
       target: '≤ 500 MB',
@@ -213,6 +221,52 @@ function overloadSection(report: OverloadReport): string {
   ].join('\n');
 }
 
+function soakSection(report: SoakReport): string {
+  const rows = report.kinds.map((k) => [
+    k.name,
+    k.valid ? 'valid' : 'malformed',
+    String(k.sent),
+    Object.entries(k.answers).map(([code, n]) => `${n} × ${code}`).join(', '),
+    String(k.unexpected),
+    fixed(k.latencyMs.p50),
+    fixed(k.latencyMs.p99),
+  ]);
+  const codes = Object.entries(report.byCode).sort(([, a], [, b]) => b - a).map(([code, n]) => `${n} × ${code}`).join(', ');
+  return [
+    `### Soak (\`npm run bench:soak\`)`,
+    '',
+    runLine(report.run),
+    '',
+    `${report.requests} requests in ${report.minutes} min from ${report.connections} closed-loop clients, ${fixed(100 * report.validShare, 0)} % valid; ` +
+      `${report.unexpected} answers other than documented, ${report.transportErrors} requests without an answer; health after the soak: ${String(report.healthAfter)}. ` +
+      `Answers by status and code: ${codes}.`,
+    '',
+    `RSS: ${fixed(report.rss.restMb, 0)} MB at rest, median ${fixed(report.rss.firstMinuteMedianMb, 0)} MB in the first minute and ${fixed(report.rss.lastMinuteMedianMb, 0)} MB in the last, ` +
+      `peak ${fixed(report.rss.peakMb, 0)} MB (${fixed(report.rss.peakTreeMb, 0)} MB with ffmpeg children); least-squares slope over the second half ${fixed(report.rss.secondHalfSlopeMbPerMinute, 2)} MB/min.`,
+    '',
+    '![RSS and answers per second over the soak](soak.png)',
+    '',
+    markdownTable(['request', 'kind', 'sent', 'answers', 'not as documented', 'p50 ms', 'p99 ms'], rows),
+  ].join('\n');
+}
+
+async function soakChart(report: SoakReport): Promise<void> {
+  const width = 1280;
+  const minutes = (seconds: number): number => seconds / 60;
+  const rss: LineSeries[] = [
+    { name: 'service RSS', colour: '#08519c', points: report.samples.map((s) => ({ x: minutes(s.seconds), y: s.rssMb })) },
+    { name: 'with ffmpeg children', colour: '#9ecae1', points: report.samples.map((s) => ({ x: minutes(s.seconds), y: s.treeRssMb })) },
+  ];
+  const window = 10;
+  const rate = report.samples
+    .map((s, i, all) => ({ x: minutes(s.seconds), y: all.slice(Math.max(0, i - window + 1), i + 1).reduce((a, p) => a + p.answers, 0) / Math.min(window, i + 1) }));
+  const svg = svgDocument(width, 760, [
+    linesSvg({ title: `Memory over a ${report.minutes}-minute mixed soak (commit ${report.run.commit})`, axisLabel: 'MB', xLabel: 'minutes', width, height: 440 }, rss, 0, 0),
+    linesSvg({ title: 'Answers per second (10-second moving mean)', axisLabel: 'answers per second', xLabel: 'minutes', width, height: 320 }, [{ name: 'answers/s', colour: '#fd8d3c', points: rate }], 0, 440),
+  ]);
+  await writeSvgAsPng(svg, path.join(benchDir, 'soak.png'));
+}
+
 /** A load run with other settings, next to the default run's numbers for the same cells. */
 function variantSection(name: string, variant: LoadReport): string {
   const settings = Object.entries(variant.run.settings).map(([k, v]) => `${k}=${v}`).join(', ');
@@ -313,6 +367,10 @@ for (const name of (await variantNames('load')).sort()) {
   if (variant) sections.push('', variantSection(name, variant));
 }
 if (overload) sections.push('', overloadSection(overload));
+if (soak) {
+  await soakChart(soak);
+  sections.push('', soakSection(soak));
+}
 
 const readmeFile = path.join(benchDir, 'README.md');
 const readme = await readFile(readmeFile, 'utf8');
@@ -320,4 +378,4 @@ const begin = readme.indexOf(BEGIN);
 const end = readme.indexOf(END);
 if (begin < 0 || end < begin) throw new Error(`${readmeFile} has no results markers`);
 await writeFile(readmeFile, `${readme.slice(0, begin + BEGIN.length)}\n\n${sections.join('\n')}\n\n${readme.slice(end)}`);
-console.log(`wrote ${readmeFile}, throughput.png, floor.png`);
+console.log(`wrote ${readmeFile}, throughput.png, floor.png${soak ? ', soak.png' : ''}`);

@@ -1,4 +1,4 @@
-/** SVG bar charts for the benchmark reports, rasterised with tools/eval/plot.ts writeSvgAsPng. */
+/** SVG bar and line charts for the benchmark reports, rasterised with tools/eval/plot.ts writeSvgAsPng. */
 
 export interface BarSeries {
   name: string;
@@ -56,6 +56,25 @@ function legendRow(series: readonly BarSeries[], centre: number, y: number): str
   });
 }
 
+interface PlotArea {
+  left: number;
+  right: number;
+  top: number;
+  bottom: number;
+}
+
+/** Horizontal grid lines with their values on the left, from 0 to yMax in round steps. */
+function horizontalGrid(plot: PlotArea, yMax: number, y: (value: number) => number): string[] {
+  const lines: string[] = [];
+  const yIntervals = intervals(yMax);
+  for (let i = 0; i <= yIntervals; i++) {
+    const value = (yMax * i) / yIntervals;
+    lines.push(`<line x1="${plot.left}" y1="${y(value)}" x2="${plot.right}" y2="${y(value)}" stroke="${i === 0 ? '#333333' : '#e0e0e0'}"/>`);
+    lines.push(`<text x="${plot.left - 8}" y="${y(value) + 5}" text-anchor="end">${Number(value.toPrecision(3))}</text>`);
+  }
+  return lines;
+}
+
 /** Vertical grouped bars, a value label on each bar, at (left, top) of a larger SVG. */
 export function groupedBarsSvg(panel: Panel, series: readonly BarSeries[], groups: readonly BarGroup[], left: number, top: number): string {
   const plot = { left: left + 80, right: left + panel.width - 30, top: top + 80, bottom: top + panel.height - 95 };
@@ -65,12 +84,7 @@ export function groupedBarsSvg(panel: Panel, series: readonly BarSeries[], group
   const groupWidth = (plot.right - plot.left) / groups.length;
   const barWidth = (groupWidth * 0.8) / series.length;
   const parts: string[] = [`<text x="${left + panel.width / 2}" y="${top + 28}" text-anchor="middle" font-size="19">${escapeXml(panel.title)}</text>`];
-  const yIntervals = intervals(yMax);
-  for (let i = 0; i <= yIntervals; i++) {
-    const value = (yMax * i) / yIntervals;
-    parts.push(`<line x1="${plot.left}" y1="${y(value)}" x2="${plot.right}" y2="${y(value)}" stroke="${i === 0 ? '#333333' : '#e0e0e0'}"/>`);
-    parts.push(`<text x="${plot.left - 8}" y="${y(value) + 5}" text-anchor="end">${Number(value.toPrecision(3))}</text>`);
-  }
+  parts.push(...horizontalGrid(plot, yMax, y));
   groups.forEach((group, g) => {
     const x0 = plot.left + g * groupWidth + groupWidth * 0.1;
     group.values.forEach((value, s) => {
@@ -124,6 +138,35 @@ export function stackedBarsSvg(panel: Panel, series: readonly BarSeries[], bars:
     if (bar.note) parts.push(`<text x="${x(start) + 8}" y="${(yTop + height / 2 + 5).toFixed(1)}" font-size="12">${escapeXml(bar.note)}</text>`);
   });
   parts.push(`<text x="${(plot.left + plot.right) / 2}" y="${plot.bottom + 42}" text-anchor="middle">${escapeXml(panel.axisLabel)}</text>`);
+  parts.push(...legendRow(series, left + panel.width / 2, top + 56));
+  return parts.join('\n');
+}
+
+export interface LineSeries extends BarSeries {
+  points: readonly { x: number; y: number }[];
+}
+
+/** Lines over a shared x axis starting at 0, y axis from 0, at (left, top) of a larger SVG. */
+export function linesSvg(panel: Panel & { xLabel: string }, series: readonly LineSeries[], left: number, top: number): string {
+  const plot = { left: left + 80, right: left + panel.width - 30, top: top + 80, bottom: top + panel.height - 55 };
+  const all = series.flatMap((s) => s.points);
+  const xMax = niceMax(Math.max(...all.map((p) => p.x)));
+  const yMax = niceMax(Math.max(...all.map((p) => p.y)) * 1.08);
+  const x = (value: number): number => plot.left + (value / xMax) * (plot.right - plot.left);
+  const y = (value: number): number => plot.bottom - (value / yMax) * (plot.bottom - plot.top);
+  const parts: string[] = [`<text x="${left + panel.width / 2}" y="${top + 28}" text-anchor="middle" font-size="19">${escapeXml(panel.title)}</text>`];
+  parts.push(...horizontalGrid(plot, yMax, y));
+  const xIntervals = intervals(xMax);
+  for (let i = 0; i <= xIntervals; i++) {
+    const value = (xMax * i) / xIntervals;
+    parts.push(`<text x="${x(value)}" y="${plot.bottom + 20}" text-anchor="middle">${Number(value.toPrecision(3))}</text>`);
+  }
+  for (const line of series) {
+    const path = line.points.map((p) => `${x(p.x).toFixed(1)},${y(p.y).toFixed(1)}`).join(' ');
+    parts.push(`<polyline points="${path}" fill="none" stroke="${line.colour}" stroke-width="2"/>`);
+  }
+  parts.push(`<text x="${(plot.left + plot.right) / 2}" y="${plot.bottom + 42}" text-anchor="middle">${escapeXml(panel.xLabel)}</text>`);
+  parts.push(`<text transform="translate(${left + 22} ${(plot.top + plot.bottom) / 2}) rotate(-90)" text-anchor="middle">${escapeXml(panel.axisLabel)}</text>`);
   parts.push(...legendRow(series, left + panel.width / 2, top + 56));
   return parts.join('\n');
 }
