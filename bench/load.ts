@@ -83,6 +83,7 @@ try {
     MAX_CONCURRENT_REQUESTS: service.config.maxConcurrentRequests,
     MAX_QUEUED_REQUESTS: service.config.maxQueuedRequests,
     LOG_LEVEL: service.config.logLevel,
+    MALLOC_ARENA_MAX: service.mallocArenaMax,
   });
   const scenarios = (await loadScenarios(service.url)).filter((s) => s.name.includes(options.only ?? ''));
   for (const scenario of scenarios) await checkScenario(service.url, scenario);

@@ -92,6 +92,7 @@ try {
       QUEUE_TIMEOUT_MS: service.config.queueTimeoutMs,
       ONNX_INTRA_OP_THREADS: service.config.onnxIntraOpThreads,
       LOG_LEVEL: service.config.logLevel,
+      MALLOC_ARENA_MAX: service.mallocArenaMax,
     }),
     connections,
     seconds,

@@ -9,6 +9,7 @@
 import { parseArgs } from 'node:util';
 import { waitForQuietMachine } from './lib/cpu.js';
 import { positiveNumber } from './lib/options.js';
+import { scrapeMetrics, sumOf } from './lib/prometheus.js';
 import { rssMb, treeRssMb } from './lib/rss.js';
 import { type RunInfo, runInfo, writeResults } from './lib/run-info.js';
 import { buildService, startServiceProcess } from './lib/service-process.js';
@@ -21,6 +22,9 @@ export interface SoakSample {
   seconds: number;
   rssMb: number;
   treeRssMb: number;
+  /** The main thread's V8 heap in use and memory held outside it (Buffers), from the service's /metrics. */
+  heapUsedMb: number;
+  externalMb: number;
   /** Answers received in the second before the sample. */
   answers: number;
 }
@@ -50,7 +54,10 @@ export interface SoakReport {
   byCode: Record<string, number>;
   kinds: SoakKindResult[];
   samples: SoakSample[];
-  rss: { restMb: number; firstMinuteMedianMb: number; lastMinuteMedianMb: number; peakMb: number; peakTreeMb: number; secondHalfSlopeMbPerMinute: number };
+  /** RSS medians of the first minute (warm-up: every code path runs for the first time), the second and the last. */
+  rss: { restMb: number; firstMinuteMedianMb: number; secondMinuteMedianMb: number; lastMinuteMedianMb: number; peakMb: number; peakTreeMb: number; secondHalfSlopeMbPerMinute: number };
+  /** The main thread's heap and external memory, first and last minute (medians): a leak in JavaScript shows here. */
+  heap: { firstMinuteMedianMb: number; lastMinuteMedianMb: number; externalFirstMinuteMedianMb: number; externalLastMinuteMedianMb: number };
   healthAfter: number | undefined;
 }
 
@@ -65,6 +72,7 @@ const minutes = positiveNumber(options.minutes, 'minutes');
 const connections = positiveNumber(options.connections, 'connections');
 const REQUEST_TIMEOUT_MS = 60_000;
 const EXAMPLES_KEPT = 10;
+const MB = 2 ** 20;
 
 interface Answer {
   status: number;
@@ -126,13 +134,21 @@ try {
   let transportErrors = 0;
   let answersThisSecond = 0;
   const samples: SoakSample[] = [];
+  let minutesLogged = 0;
   const started = performance.now();
   const endsAt = started + minutes * 60_000;
-  const sampler = setInterval(() => {
-    samples.push({ seconds: (performance.now() - started) / 1000, rssMb: rssMb(service.pid) ?? 0, treeRssMb: treeRssMb(service.pid), answers: answersThisSecond });
+  const sampler = setInterval(async () => {
+    const seconds = (performance.now() - started) / 1000;
+    const sample = { seconds, rssMb: rssMb(service.pid) ?? 0, treeRssMb: treeRssMb(service.pid), answers: answersThisSecond };
     answersThisSecond = 0;
-    const elapsed = Math.floor((performance.now() - started) / 1000);
-    if (elapsed % 60 === 0) console.log(`${elapsed / 60} min: RSS ${fixed(samples.at(-1)!.rssMb, 0)} MB, ${[...kinds.values()].reduce((a, k) => a + k.latencies.length, 0)} requests`);
+    const metrics = await scrapeMetrics(service.url).catch(() => undefined);
+    const megabytes = (name: string): number => (metrics ? sumOf(metrics, name) / MB : Number.NaN);
+    samples.push({ ...sample, heapUsedMb: megabytes('nodejs_heap_size_used_bytes'), externalMb: megabytes('nodejs_external_memory_bytes') });
+    const minute = Math.floor((performance.now() - started) / 60_000);
+    if (minute > minutesLogged) {
+      minutesLogged = minute;
+      console.log(`${minute} min: RSS ${fixed(samples.at(-1)!.rssMb, 0)} MB, ${[...kinds.values()].reduce((a, k) => a + k.latencies.length, 0)} requests`);
+    }
   }, 1000);
 
   const client = async (): Promise<void> => {
@@ -174,9 +190,12 @@ try {
   }));
   const requests = kindResults.reduce((a, k) => a + k.sent, 0);
   const lastSecond = samples.at(-1)?.seconds ?? 0;
-  const within = (from: number, to: number): number[] => samples.filter((s) => s.seconds >= from && s.seconds < to).map((s) => s.rssMb);
+  const within = (from: number, to: number, value: (s: SoakSample) => number = (s) => s.rssMb): number[] =>
+    samples.filter((s) => s.seconds >= from && s.seconds < to).map(value);
+  const firstMinute = (value: (s: SoakSample) => number): number => median(within(0, 60, value));
+  const lastMinute = (value: (s: SoakSample) => number): number => median(within(lastSecond - 60, lastSecond + 1, value));
   const report: SoakReport = {
-    run: runInfo({ maxConcurrentRequests: service.config.maxConcurrentRequests, inferenceWorkers: service.config.inferenceWorkers }),
+    run: runInfo({ MAX_CONCURRENT_REQUESTS: service.config.maxConcurrentRequests, INFERENCE_WORKERS: service.config.inferenceWorkers, MALLOC_ARENA_MAX: service.mallocArenaMax }),
     minutes,
     connections,
     requests,
@@ -189,11 +208,18 @@ try {
     samples,
     rss: {
       restMb,
-      firstMinuteMedianMb: median(within(0, 60)),
-      lastMinuteMedianMb: median(within(lastSecond - 60, lastSecond + 1)),
+      firstMinuteMedianMb: firstMinute((s) => s.rssMb),
+      secondMinuteMedianMb: median(within(60, 120)),
+      lastMinuteMedianMb: lastMinute((s) => s.rssMb),
       peakMb: Math.max(...samples.map((s) => s.rssMb)),
       peakTreeMb: Math.max(...samples.map((s) => s.treeRssMb)),
       secondHalfSlopeMbPerMinute: 60 * slope(samples.filter((s) => s.seconds >= lastSecond / 2).map((s) => ({ x: s.seconds, y: s.rssMb }))),
+    },
+    heap: {
+      firstMinuteMedianMb: firstMinute((s) => s.heapUsedMb),
+      lastMinuteMedianMb: lastMinute((s) => s.heapUsedMb),
+      externalFirstMinuteMedianMb: firstMinute((s) => s.externalMb),
+      externalLastMinuteMedianMb: lastMinute((s) => s.externalMb),
     },
     healthAfter,
   };
@@ -205,7 +231,8 @@ try {
     ),
   );
   console.log(`\n${requests} requests in ${minutes} min (${fixed(100 * report.validShare, 0)} % valid); ${report.unexpected} unexpected answers; ${transportErrors} transport errors; health after: ${String(healthAfter)}`);
-  console.log(`RSS: rest ${fixed(restMb, 0)} MB, first-minute median ${fixed(report.rss.firstMinuteMedianMb, 0)}, last-minute median ${fixed(report.rss.lastMinuteMedianMb, 0)}, peak ${fixed(report.rss.peakMb, 0)} (with children ${fixed(report.rss.peakTreeMb, 0)}), second-half slope ${fixed(report.rss.secondHalfSlopeMbPerMinute, 2)} MB/min`);
+  console.log(`RSS: rest ${fixed(restMb, 0)} MB, first-minute median ${fixed(report.rss.firstMinuteMedianMb, 0)}, second ${fixed(report.rss.secondMinuteMedianMb, 0)}, last-minute median ${fixed(report.rss.lastMinuteMedianMb, 0)}, peak ${fixed(report.rss.peakMb, 0)} (with children ${fixed(report.rss.peakTreeMb, 0)}), second-half slope ${fixed(report.rss.secondHalfSlopeMbPerMinute, 2)} MB/min`);
+  console.log(`main-thread heap: ${fixed(report.heap.firstMinuteMedianMb, 0)} → ${fixed(report.heap.lastMinuteMedianMb, 0)} MB; external: ${fixed(report.heap.externalFirstMinuteMedianMb, 0)} → ${fixed(report.heap.externalLastMinuteMedianMb, 0)} MB (first vs last minute medians)`);
   for (const example of unexpectedExamples) console.log(`  unexpected: ${example}`);
   console.log(`results: ${await writeResults('soak', report)}`);
 } finally {

@@ -11,6 +11,8 @@ export interface ServiceProcess {
   pid: number;
   /** The settings the child reads from its environment, resolved by the service's own config code. */
   config: Config;
+  /** glibc's malloc arena cap the child runs with (MALLOC_ARENA_MAX), which shapes its RSS. */
+  mallocArenaMax: string;
   /** The last lines the service printed, for failure messages. */
   recentOutput(): string;
   stop(): Promise<void>;
@@ -62,8 +64,9 @@ async function healthStatus(url: string): Promise<number | undefined> {
  */
 export async function startServiceProcess(overrides: NodeJS.ProcessEnv = {}): Promise<ServiceProcess> {
   const port = await freeLoopbackPort();
-  // A bench stops the service many times: the drain delay meant for load balancers only slows it down.
-  const env: NodeJS.ProcessEnv = { SHUTDOWN_DELAY_MS: '0', ...process.env, ...overrides, PORT: String(port), HOST: '127.0.0.1' };
+  // A bench stops the service many times: the drain delay meant for load balancers only slows it down. The malloc
+  // arena cap is the container image's (Dockerfile): without it glibc gives each allocating thread its own arena.
+  const env: NodeJS.ProcessEnv = { SHUTDOWN_DELAY_MS: '0', MALLOC_ARENA_MAX: '2', ...process.env, ...overrides, PORT: String(port), HOST: '127.0.0.1' };
   const config = loadConfig(env);
   const child = spawn(process.execPath, [SERVER_ENTRY], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const recentOutput = keepRecentLines(child);
@@ -85,6 +88,7 @@ export async function startServiceProcess(overrides: NodeJS.ProcessEnv = {}): Pr
     url,
     pid: child.pid!,
     config,
+    mallocArenaMax: env.MALLOC_ARENA_MAX ?? 'unset',
     recentOutput,
     async stop() {
       if (exited) return;
