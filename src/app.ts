@@ -120,7 +120,13 @@ export function createApp(deps: AppDeps): Express {
 
   const methodsByPath = new Map<string, Set<string>>();
   const admission = createAdmission(
-    { maxActive: deps.config.maxConcurrentRequests, maxQueued: deps.config.maxQueuedRequests, queueTimeoutMs: deps.config.queueTimeoutMs },
+    {
+      maxActive: deps.config.maxConcurrentRequests,
+      maxQueued: deps.config.maxQueuedRequests,
+      queueTimeoutMs: deps.config.queueTimeoutMs,
+      maxActiveBodyBytes: deps.config.maxInflightBodyBytes,
+      undeclaredBodyBytes: deps.config.maxImageBytes,
+    },
     deps.metrics,
   );
   const deadline = bodyDeadline(deps.config.bodyTimeoutMs);

@@ -35,6 +35,7 @@ export interface Config {
   archiveMaxBytes: number;
   maxConcurrentRequests: number;
   maxQueuedRequests: number;
+  maxInflightBodyBytes: number;
   queueTimeoutMs: number;
   bodyTimeoutMs: number;
   shutdownDelayMs: number;
@@ -274,6 +275,14 @@ const settings: { [K in keyof Config]: Setting<K> } = {
     meaning: 'Requests that may wait for an inference slot; past it the service answers 503 with Retry-After',
     defaultValue: () => 32,
     parse: integer(0, 100_000),
+  },
+  maxInflightBodyBytes: {
+    key: 'maxInflightBodyBytes',
+    env: 'MAX_INFLIGHT_BODY_BYTES',
+    meaning:
+      'Most body bytes (by Content-Length; a chunked body counts as MAX_IMAGE_BYTES) of the requests doing inference at once; more wait in the queue, and a request alone always runs',
+    defaultValue: () => 64 * MB,
+    parse: integer(1024, 64 * 1024 * MB),
   },
   queueTimeoutMs: {
     key: 'queueTimeoutMs',

@@ -9,7 +9,7 @@ export interface Metrics {
   registry: Registry;
   observeRequest(route: string, method: string, status: number, seconds: number): void;
   observeStage(stage: Stage, seconds: number): void;
-  setInflight(count: number): void;
+  setInflight(count: number, bodyBytes: number): void;
   setQueued(count: number): void;
   countRejected(reason: RejectionReason): void;
   countDecision(decision: Decision, count?: number): void;
@@ -59,6 +59,7 @@ export function createMetrics(build: BuildInfo): Metrics {
     registers,
   });
   const inflight = new Gauge({ name: 'face_api_inflight_requests', help: 'Requests holding an inference slot', registers });
+  const inflightBodyBytes = new Gauge({ name: 'face_api_inflight_body_bytes', help: 'Declared body bytes of the requests holding an inference slot', registers });
   const queued = new Gauge({ name: 'face_api_queued_requests', help: 'Requests waiting for an inference slot', registers });
   const rejected = new Counter({
     name: 'face_api_rejected_requests_total',
@@ -105,7 +106,10 @@ export function createMetrics(build: BuildInfo): Metrics {
       requestDuration.observe(labels, seconds);
     },
     observeStage: (stage, seconds) => stageDuration.observe({ stage }, seconds),
-    setInflight: (count) => inflight.set(count),
+    setInflight: (count, bodyBytes) => {
+      inflight.set(count);
+      inflightBodyBytes.set(bodyBytes);
+    },
     setQueued: (count) => queued.set(count),
     countRejected: (reason) => rejected.inc({ reason }),
     countDecision: (decision, count = 1) => decisions.inc({ decision }, count),

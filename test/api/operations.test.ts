@@ -42,6 +42,27 @@ describe('backpressure', () => {
   });
 });
 
+describe('body budget', () => {
+  it('queues a request whose body would pass MAX_INFLIGHT_BODY_BYTES, though slots are free, and runs it next', async () => {
+    const service = await startService({ MAX_CONCURRENT_REQUESTS: '4', MAX_INFLIGHT_BODY_BYTES: String(selfie.length + 1024) });
+    try {
+      const started = [videoRequest(service.url), videoRequest(service.url)];
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const metrics = await (await fetch(`${service.url}/metrics`)).text();
+      assert.match(metrics, /^face_api_inflight_requests 1$/m);
+      assert.match(metrics, /^face_api_queued_requests 1$/m);
+      const bodyBytes = Number(/^face_api_inflight_body_bytes (\d+)$/m.exec(metrics)?.[1]);
+      assert.ok(bodyBytes > selfie.length && bodyBytes <= selfie.length + 1024, `${bodyBytes} body bytes in flight`);
+      const small = await postImage(`${service.url}/v1/face/pattern/extract`, face, 'image/jpeg');
+      assert.equal(small.status, 200, 'a small body fits beside the first video once it is its turn');
+      assert.deepEqual((await Promise.all(started)).map((r) => r.status), [200, 200]);
+      assert.match(await (await fetch(`${service.url}/metrics`)).text(), /^face_api_inflight_body_bytes 0$/m);
+    } finally {
+      await service.close();
+    }
+  });
+});
+
 describe('queue timeout', () => {
   it('refuses a request that waited longer than QUEUE_TIMEOUT_MS', async () => {
     const service = await startService({ MAX_CONCURRENT_REQUESTS: '1', MAX_QUEUED_REQUESTS: '10', QUEUE_TIMEOUT_MS: '50' });
