@@ -55,13 +55,18 @@ interface Target {
 function targets(): Target[] {
   const check = (value: number | undefined, ok: (v: number) => boolean, unit: string, digits = 1): Pick<Target, 'measured' | 'met'> =>
     value === undefined || !Number.isFinite(value) ? { measured: 'not measured', met: undefined } : { measured: `${fixed(value, digits)} ${unit}`, met: ok(value) };
-  const peerAtCores = peer?.comparisons.filter((c) => c.concurrency > 1) ?? [];
-  const worstRatio = peerAtCores.length > 0 ? Math.min(...peerAtCores.map((c) => c.ratio)) : undefined;
+  const peerImages = [...new Set(peer?.comparisons.map((c) => c.image) ?? [])];
+  const best = (image: string, side: 'ours' | 'peer'): number =>
+    Math.max(...(peer?.comparisons.filter((c) => c.image === image).map((c) => c[side].requestsPerSecond) ?? []));
+  const worstBestRatio = peerImages.length > 0 ? Math.min(...peerImages.map((image) => best(image, 'ours') / best(image, 'peer'))) : undefined;
+  const atCores = peer?.comparisons.filter((c) => c.concurrency === peer.run.machine.cores) ?? [];
+  const worstRatioAtCores = atCores.length > 0 ? Math.min(...atCores.map((c) => c.ratio)) : undefined;
   const peakRss = load ? Math.max(...load.runs.map((r) => r.peakRssMb), overload?.peakRssMb ?? 0) : undefined;
   return [
     { what: 'extract, 1280×720 selfie, concurrency 8', target: '≥ 70 req/s', ...check(loadRun(SELFIE, 8)?.requestsPerSecond, (v) => v >= 70, 'req/s') },
     { what: 'extract, 1280×720 selfie, concurrency 1, p50', target: '≤ 25 ms', ...check(loadRun(SELFIE, 1)?.latencyMs.p50, (v) => v <= 25, 'ms') },
-    { what: 'extract throughput vs the peer (worst image, concurrency = cores)', target: '≥ 5×', ...check(worstRatio, (v) => v >= 5, '×', 2) },
+    { what: 'extract throughput vs the peer: best req/s of each side over concurrency 1, cores, 2 × cores (worst image)', target: '≥ 5×', ...check(worstBestRatio, (v) => v >= 5, '×', 2) },
+    { what: 'the same at equal concurrency = cores (worst image)', target: '≥ 5×', ...check(worstRatioAtCores, (v) => v >= 5, '×', 2) },
     { what: 'compare_n, 10,000 templates, end to end, p50 (concurrency 1)', target: '≤ 100 ms', ...check(loadRun('compare_n N=10000', 1)?.latencyMs.p50, (v) => v <= 100, 'ms') },
     { what: 'liveness, one 720p image, p50 (concurrency 1)', target: '≤ 30 ms', ...check(loadRun('liveness image 720p', 1)?.latencyMs.p50, (v) => v <= 30, 'ms') },
     { what: 'liveness, 6 s video, p50 (concurrency 1)', target: '≤ 1.5 s', ...check(loadRun('liveness video 6 s', 1)?.latencyMs.p50, (v) => v <= 1500, 'ms', 0) },
