@@ -10,7 +10,7 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import type { HealthStatus } from '../src/app.js';
-import { composeApp } from '../src/compose.js';
+import { composeApp, decodeLimits } from '../src/compose.js';
 import { loadConfig } from '../src/config.js';
 import { decodeImage } from '../src/media/image.js';
 import { loadModels } from '../src/models/registry.js';
@@ -91,7 +91,7 @@ try {
   const floors: FloorReport['floors'] = [];
   for (const [index, profile] of profiles.entries()) {
     const image = requestTypes[index]!.image;
-    const decode = image ? await timeDecode(image, config.maxImagePixels, 50) : undefined;
+    const decode = image ? await timeDecode(image, decodeLimits(config), 50) : undefined;
     const floor = floorOf(profile, decode, models, cores);
     const measured = load?.runs.filter((r) => r.scenario === profile.loadScenario) ?? [];
     const best = measured.reduce<(typeof measured)[number] | undefined>((a, b) => (!a || b.requestsPerSecond > a.requestsPerSecond ? b : a), undefined);
@@ -104,7 +104,7 @@ try {
       httpP50AtConcurrency1Ms: measured.find((r) => r.connections === 1)?.latencyMs.p50,
     });
   }
-  const raster = await decodeImage(images.selfie720.bytes, { maxPixels: config.maxImagePixels });
+  const raster = await decodeImage(images.selfie720.bytes, decodeLimits(config));
   const embedder = serviceRegistry.pipeline.embedder;
   const probeTemplate = await deps.biometry.extract(images.lfw250.bytes);
   const pure = [

@@ -7,6 +7,7 @@ import { checkModelContracts } from './face/contracts.js';
 import { createFacePipeline } from './face/pipeline.js';
 import { createLiveness } from './liveness/liveness.js';
 import { createMediaAnalyser, type MediaLimits } from './liveness/media.js';
+import type { DecodeLimits } from './media/image.js';
 import { trackModelHealth } from './models/health.js';
 import type { ModelRegistry } from './models/registry.js';
 import { runtimeVersion } from './models/session.js';
@@ -17,12 +18,15 @@ const readProjectJson = (...parts: string[]): unknown => JSON.parse(readFileSync
 
 export const serviceVersion: string = (readProjectJson('package.json') as { version: string }).version;
 
+/** The image decoding limits of the configuration. */
+export const decodeLimits = (config: Config): DecodeLimits => ({ maxPixels: config.maxImagePixels, maxDecodedPixels: config.maxDecodedPixels });
+
 /** The media limits and ffmpeg binary of the configuration, as the liveness analyser takes them. */
 export function mediaSettings(config: Config): { limits: MediaLimits; ffmpegPath: string } {
   return {
     ffmpegPath: config.ffmpegPath,
     limits: {
-      decode: { maxPixels: config.maxImagePixels },
+      decode: decodeLimits(config),
       video: {
         maxFrames: config.videoMaxFrames,
         maxDurationSeconds: config.videoMaxSeconds,
@@ -54,7 +58,7 @@ export function composeApp(config: Config, loaded: ModelRegistry, logger: Logger
   const biometry = createBiometry({
     pipeline,
     observe: metrics.observeStage,
-    decodeLimits: { maxPixels: config.maxImagePixels },
+    decodeLimits: decodeLimits(config),
     faceChoice: { minFaceHeight: config.faceMinHeight, comparableRatio: config.faceComparableRatio },
     templateModel: {
       embedderSha256: embedder.sha256,

@@ -17,6 +17,7 @@ export interface Config {
   inferenceWorkers: number;
   maxImageBytes: number;
   maxImagePixels: number;
+  maxDecodedPixels: number;
   faceMinHeight: number;
   faceComparableRatio: number;
   matchApproveThreshold: number;
@@ -148,6 +149,14 @@ const settings: { [K in keyof Config]: Setting<K> } = {
     meaning: 'Largest decoded image accepted, in pixels (width × height); larger images are refused before decoding',
     defaultValue: () => 40_000_000,
     parse: integer(1, 1_000_000_000),
+  },
+  maxDecodedPixels: {
+    key: 'maxDecodedPixels',
+    env: 'MAX_DECODED_PIXELS',
+    meaning:
+      'Images with more pixels are scaled down to about this many as they are decoded, and faces are found on the scaled image (FACE_MIN_HEIGHT counts its pixels); bounds the memory of a request',
+    defaultValue: () => 16_000_000,
+    parse: integer(1_000_000, 1_000_000_000),
   },
   faceMinHeight: {
     key: 'faceMinHeight',

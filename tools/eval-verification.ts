@@ -12,6 +12,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { type CalibrationAnchors, cosineForScore, type DecisionThresholds } from '../src/biometry/score.js';
+import { decodeLimits } from '../src/compose.js';
 import { loadConfig, projectRoot } from '../src/config.js';
 import { chooseFace } from '../src/face/choice.js';
 import type { Detection } from '../src/face/detector.js';
@@ -174,7 +175,7 @@ async function extract(file: string): Promise<Extraction> {
   const bytes = await readFile(file);
   let raster: Raster;
   try {
-    raster = file.toLowerCase().endsWith('.pgm') ? decodePgm(bytes) : await decodeImage(bytes, { maxPixels: config.maxImagePixels });
+    raster = file.toLowerCase().endsWith('.pgm') ? decodePgm(bytes) : await decodeImage(bytes, decodeLimits(config));
   } catch (error) {
     return { kind: 'failed', reason: `unreadable: ${(error as Error).message}` };
   }

@@ -7,6 +7,7 @@
  */
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { decodeLimits } from '../src/compose.js';
 import { loadConfig, projectRoot } from '../src/config.js';
 import { chooseFace } from '../src/face/choice.js';
 import { boxHeight } from '../src/face/geometry.js';
@@ -42,7 +43,7 @@ for (const folder of chosenFolders) {
   const result: FolderCensus = { folder, images: files.length, none: [], one: 0, several: 0, secondToFirst: [] };
   for (const [index, file] of files.entries()) {
     if ((index + 1) % 25 === 0 || index + 1 === files.length) process.stderr.write(`${folder}: ${index + 1}/${files.length}\n`);
-    const raster = await decodeImage(await readFile(file), { maxPixels: config.maxImagePixels });
+    const raster = await decodeImage(await readFile(file), decodeLimits(config));
     const faces = (await pipeline.detect(raster)).filter((f) => boxHeight(f.box) >= policy.minFaceHeight);
     const choice = chooseFace(faces, policy);
     const relative = path.relative(dataDir, file);

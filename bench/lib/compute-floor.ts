@@ -1,5 +1,5 @@
 import type { AppDeps } from '../../src/app.js';
-import { decodeImage } from '../../src/media/image.js';
+import { type DecodeLimits, decodeImage } from '../../src/media/image.js';
 import type { ModelRegistry } from '../../src/models/registry.js';
 import { instrumentRegistry } from './instrumented-registry.js';
 import { parseMetricsText, type Scrape, type StageName, stageBreakdown, stages } from './prometheus.js';
@@ -109,8 +109,8 @@ export async function timeModelsAlone(
   return results;
 }
 
-export const timeDecode = (image: Buffer, maxPixels: number, iterations: number): Promise<OpCost> =>
-  timeAlone(() => decodeImage(image, { maxPixels }), iterations);
+export const timeDecode = (image: Buffer, limits: DecodeLimits, iterations: number): Promise<OpCost> =>
+  timeAlone(() => decodeImage(image, limits), iterations);
 
 export interface Floor {
   name: string;

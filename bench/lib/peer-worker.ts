@@ -2,6 +2,8 @@
  * One peer process: Human (TensorFlow.js, WASM backend) extracting one face per image, as many times as fit in the
  * time its parent asks for. Run by peer-pool.ts through child_process.fork.
  */
+import { decodeLimits } from '../../src/compose.js';
+import { loadConfig } from '../../src/config.js';
 import { decodeImage } from '../../src/media/image.js';
 import { extractImages } from './images.js';
 import { createPeerExtractor } from './peer-human.js';
@@ -15,7 +17,7 @@ const peer = await createPeerExtractor();
 
 /** What the peer does per request: decode the JPEG (as our service does, with sharp) and detect + describe. */
 async function extractOnce(bytes: Buffer): Promise<boolean> {
-  const raster = await decodeImage(bytes, { maxPixels: 40_000_000 });
+  const raster = await decodeImage(bytes, decodeLimits(loadConfig(process.env)));
   const face = await peer.describe(raster);
   return face.faces === 1 && face.embeddingLength > 0;
 }

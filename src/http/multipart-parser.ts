@@ -16,8 +16,11 @@ import { mediaType } from './request.js';
 
 export interface ParsedPart {
   name: string;
+  /** Its last path segment only. */
   filename: string | undefined;
+  /** The part's Content-Type (type/subtype, lower case), when it declared a readable one. */
   declaredType: string | undefined;
+  /** A view of the body, not a copy. */
   bytes: Buffer;
 }
 

@@ -1,17 +1,11 @@
 import type { Request, RequestHandler } from 'express';
 import { type ErrorKind, ServiceError } from '../errors.js';
 import { sniffImageFormat } from '../media/image.js';
-import { boundaryOf, parseMultipart } from './multipart-parser.js';
+import { boundaryOf, type ParsedPart, parseMultipart } from './multipart-parser.js';
 import { checkBodyEncoding, checkImageMatchesDeclared, declaredImageFormat, mediaType, refuseDeclaredLength, transferDecode } from './request.js';
 
 /** One part of a multipart/form-data body, as the client sent it. */
-export interface Part {
-  name: string;
-  filename: string | undefined;
-  /** The part's Content-Type, when it declared one. */
-  declaredType: string | undefined;
-  bytes: Buffer;
-}
+export type Part = ParsedPart;
 
 export interface MultipartLimits {
   /** Whole body, in bytes. */

@@ -96,7 +96,7 @@ export function createMediaAnalyser(deps: LivenessMediaDeps) {
     switch (kind) {
       case 'image': {
         const raster = await decode(bytes);
-        return { frames: [raster], info: { mimeType: imageMimeTypes[raster.format], width: raster.width, height: raster.height }, fromVirtualCamera: false };
+        return { frames: [raster], info: { mimeType: imageMimeTypes[raster.format], width: raster.sourceWidth, height: raster.sourceHeight }, fromVirtualCamera: false };
       }
       case 'video': {
         const video = await timed(observe, 'video_decode', () => decodeVideo(bytes, limits.video, deps.ffmpegPath, cancel));
