@@ -100,11 +100,11 @@ export interface SuggestedCalibration {
   atDecisions: ThresholdRow[];
 }
 
-/** Every run's results in a folder of `<label>.json` files, oldest run first. */
-export async function readResults<Result extends { date: string } = VerificationResult>(dir: string): Promise<Result[]> {
-  const files = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
+/** Every run's results in a folder of `<label>.json` files, by label: re-running one keeps the report's order. */
+export async function readResults<Result extends { label: string } = VerificationResult>(dir: string): Promise<Result[]> {
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.json'));
   const results = await Promise.all(files.map(async (f) => JSON.parse(await readFile(path.join(dir, f), 'utf8')) as Result));
-  return results.sort((a, b) => a.date.localeCompare(b.date));
+  return results.sort((a, b) => a.label.localeCompare(b.label));
 }
 
 export const percent = (x: number, digits = 2): string => `${(x * 100).toFixed(digits)} %`;
