@@ -18,7 +18,8 @@ export interface ModelToLoad {
 
 export type ToWorker =
   | { type: 'load'; models: readonly ModelToLoad[]; intraOpThreads: number }
-  | { type: 'run'; runId: number; modelId: string; feeds: Record<string, FloatTensor> };
+  | { type: 'run'; runId: number; modelId: string; feeds: Record<string, FloatTensor> }
+  | { type: 'close' };
 
 export interface LoadedModelInfo {
   id: string;

@@ -70,10 +70,26 @@ async function run(message: Extract<ToWorker, { type: 'run' }>): Promise<FromWor
   }
 }
 
+/**
+ * Releases every session and lets the thread end. A worker terminated from outside while onnxruntime is inside a
+ * run aborts the whole process (the native run returns into a torn-down environment and throws past N-API), so the
+ * pool asks first; messages are handled one at a time, so no run is in progress here.
+ */
+async function close(): Promise<void> {
+  for (const session of sessions.values()) await session.release();
+  sessions.clear();
+  port.close();
+}
+
 port.on('message', (message: ToWorker) => {
-  if (message.type === 'load') {
-    void load(message).then((reply) => port.postMessage(reply));
-  } else {
-    void run(message).then((reply) => port.postMessage(reply));
+  switch (message.type) {
+    case 'load':
+      void load(message).then((reply) => port.postMessage(reply));
+      return;
+    case 'run':
+      void run(message).then((reply) => port.postMessage(reply));
+      return;
+    case 'close':
+      void close();
   }
 });

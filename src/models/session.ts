@@ -1,5 +1,6 @@
 // The runtime reads its settings from the process environment, which only the main thread can change.
 import './runtime-environment.js';
+import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -45,6 +46,8 @@ export const runtimeName = 'onnxruntime-node';
 export const runtimeVersion: string = (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
 
 /** The worker sits beside this file: compiled JavaScript in production, TypeScript under tsx (tests, tools). */
+/** How long a worker asked to stop may take to release its sessions before it is terminated. */
+const WORKER_STOP_MS = 5_000;
 const thisFile = fileURLToPath(import.meta.url);
 const workerFile = path.join(path.dirname(thisFile), `inference-worker${path.extname(thisFile)}`);
 
@@ -120,6 +123,15 @@ export async function createInferencePool(models: readonly ModelToLoad[], option
     return { entry, loaded };
   }
 
+  /** Asks a worker to release its sessions and end; terminates it only if it has not within WORKER_STOP_MS. */
+  async function stopWorker(entry: PoolWorker): Promise<void> {
+    const exited = once(entry.worker, 'exit');
+    entry.worker.postMessage({ type: 'close' } satisfies ToWorker);
+    const timer = setTimeout(() => void entry.worker.terminate(), WORKER_STOP_MS);
+    await exited;
+    clearTimeout(timer);
+  }
+
   function replace(): void {
     start().loaded.catch(() => {
       // A replacement that cannot load leaves the pool smaller; runs fail over to the others or report the error.
@@ -132,7 +144,7 @@ export async function createInferencePool(models: readonly ModelToLoad[], option
     infos = (await Promise.all(started.map((s) => s.loaded)))[0]!;
   } catch (error) {
     closing = true;
-    await Promise.all(workers.map((w) => w.worker.terminate()));
+    await Promise.all(workers.map(stopWorker));
     throw error;
   }
 
@@ -156,7 +168,7 @@ export async function createInferencePool(models: readonly ModelToLoad[], option
     sessions,
     async close() {
       closing = true;
-      await Promise.all(workers.map((w) => w.worker.terminate()));
+      await Promise.all(workers.map(stopWorker));
     },
   };
 }
