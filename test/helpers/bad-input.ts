@@ -172,10 +172,13 @@ export function memoryGauge(): { settled(): Promise<SettledMemory> } {
  * How far memory may stay above where a suite file started, once its bad requests are done. The baseline is taken
  * after every method has served a success, so that ONNX Runtime's arenas, libvips's threads and the JIT are warm.
  *
- * - RSS: 96 MiB. Measured growth is 10–45 MiB per file, and it is a plateau, not a trend: the liveness file's bad
- *   requests run three times over grow RSS by 36, then 20, then 21 MiB from the same baseline. What stays is glibc
- *   keeping freed chunks in its arenas (zlib's 64 KiB output chunks, libvips and ffmpeg-pipe buffers). Twice the
- *   largest growth seen leaves room for that noise and still fails a leak of request-sized native memory.
+ * - RSS: 96 MiB. What stays after a file is mostly glibc keeping freed chunks (zlib's 64 KiB output chunks, libvips
+ *   and ffmpeg-pipe buffers, video frames). `npm test` therefore runs with MALLOC_ARENA_MAX=2 (as the Dockerfile runs
+ *   the service) and MALLOC_MMAP_THRESHOLD_=131072, which stops glibc from raising that threshold as large buffers
+ *   come and go, so that buffers of 128 KiB and more go back to the system when freed: without them a loaded machine
+ *   measured up to 122 MiB on the liveness file with heap and ArrayBuffers flat; with them 0–32 MiB per file, a
+ *   plateau, not a trend. Three times that leaves room for the noise and still fails a leak of request-sized native
+ *   memory.
  * - ArrayBuffers (Buffers still referenced from JavaScript: bodies, parts, rasters): 8 MiB; measured growth is under
  *   0.2 MiB. This one is exact, not blurred by the allocator: one retained 15 MB body, or one 250 x 250 raster kept
  *   per bad image, would exceed it.
