@@ -40,9 +40,9 @@ export function scaledLongSide(width: number, height: number, maxPixels: number)
 /**
  * Decodes a JPEG or PNG into 8-bit RGB: EXIF orientation applied, grey expanded to three channels, alpha composed
  * onto white, CMYK and 16-bit converted. Anything else, and any image over the pixel limit (checked from the header,
- * before decoding), is an unreadable sample. An image over `maxDecodedPixels` is scaled down as it is decoded (a
- * JPEG shrinks in its DCT, so the full raster never exists): a 35-megapixel photo would otherwise hold 100 MB for
- * the whole request, for faces that the models see at 112 pixels.
+ * before decoding), is an unreadable sample. An image over `maxDecodedPixels` is scaled down as it is decoded
+ * (libvips streams the decode through the resize, and a JPEG scaled to half or less shrinks in its DCT): a
+ * 35-megapixel photo would otherwise hold 100 MB for the whole request, for faces that the models see at 112 pixels.
  */
 export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits): Promise<DecodedImage> {
   const format = sniffImageFormat(bytes);
