@@ -45,9 +45,10 @@ export class ModelRuntimeLoadError extends Error {
 export const runtimeName = 'onnxruntime-node';
 export const runtimeVersion: string = (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
 
-/** The worker sits beside this file: compiled JavaScript in production, TypeScript under tsx (tests, tools). */
 /** How long a worker asked to stop may take to release its sessions before it is terminated. */
 const WORKER_STOP_MS = 5_000;
+
+/** The worker sits beside this file: compiled JavaScript in production, TypeScript under tsx (tests, tools). */
 const thisFile = fileURLToPath(import.meta.url);
 const workerFile = path.join(path.dirname(thisFile), `inference-worker${path.extname(thisFile)}`);
 
