@@ -18,7 +18,6 @@ import { createLogger } from '../src/observability/logger.js';
 import {
   type Floor,
   floorOf,
-  glueByStage,
   type ModelAlone,
   profileRequest,
   type RequestProfile,
@@ -27,6 +26,7 @@ import {
   timeModelsAlone,
 } from './lib/compute-floor.js';
 import { waitForQuietMachine, type CpuShare, watchCpu } from './lib/cpu.js';
+import { floorRows, glueRows, modelRows, pureRows } from './lib/floor-tables.js';
 import { benchPhotos, extractImages, readBenchData } from './lib/images.js';
 import { instrumentRegistry } from './lib/instrumented-registry.js';
 import { positiveNumber } from './lib/options.js';
@@ -133,37 +133,24 @@ function printReport(report: FloorReport): void {
   console.log(
     textTable(
       ['model', `wall ms @${config.onnxIntraOpThreads}`, `CPU ms @${config.onnxIntraOpThreads}`, 'wall ms @1', 'CPU ms @1'],
-      report.models.map((m) => [m.modelId, fixed(m.serviceThreads.wallMs, 2), fixed(m.serviceThreads.cpuMs, 2), fixed(m.oneThread.wallMs, 2), fixed(m.oneThread.cpuMs, 2)]),
+      modelRows(report),
     ),
   );
   console.log('\nfloor per request (decode + model runs alone) and what was measured:');
   console.log(
     textTable(
       ['request', 'parts (wall ms)', 'latency floor ms', 'in-process ms', 'HTTP p50 c=1 ms', 'CPU floor ms', 'server CPU ms', `floor req/s (${report.cores} cores)`, 'measured req/s', 'share'],
-      report.floors.map((f, i) => [
-        f.name,
-        f.parts.map((p) => `${p.what} ${fixed(p.wallMs)}`).join(' + '),
-        fixed(f.latencyFloorMs),
-        fixed(report.profiles[i]!.inProcessMs),
-        f.httpP50AtConcurrency1Ms === undefined ? '–' : fixed(f.httpP50AtConcurrency1Ms),
-        fixed(f.cpuFloorMs),
-        f.measuredServerCpuMs === undefined ? '–' : fixed(f.measuredServerCpuMs),
-        fixed(f.floorRequestsPerSecond),
-        f.measuredBestRequestsPerSecond === undefined ? 'run bench:load' : `${fixed(f.measuredBestRequestsPerSecond)} (c=${f.measuredAtConcurrency})`,
-        f.shareOfFloor === undefined ? '–' : `${fixed(100 * f.shareOfFloor, 0)} %`,
-      ]),
+      floorRows(report, 'run bench:load'),
     ),
   );
   console.log('\nin-process stages per request: time in model runs and around them (JavaScript pre/post-processing):');
   console.log(
     textTable(
       ['request', 'stage', 'runs', 'stage ms', 'model ms', 'glue ms'],
-      report.profiles.flatMap((p) =>
-        glueByStage(p).map((g) => [p.name, g.stage, fixed(p.stages[g.stage]?.runsPerRequest ?? 0, 2), fixed(g.stageMs, 2), fixed(g.modelMs, 2), fixed(g.glueMs, 2)]),
-      ),
+      glueRows(report),
     ),
   );
   console.log(`\nother processes used ${fixed(report.cpu.foreignCores, 2)} cores on average during the measurements`);
   console.log('\npure functions alone:');
-  console.log(textTable(['operation', 'wall ms', 'CPU ms'], report.pure.map((c) => [c.what, fixed(c.wallMs, 2), fixed(c.cpuMs, 2)])));
+  console.log(textTable(['operation', 'wall ms', 'CPU ms'], pureRows(report)));
 }

@@ -11,6 +11,7 @@ import { writeSvgAsPng } from '../tools/eval/plot.js';
 import type { FloorReport } from './floor.js';
 import { type BarGroup, type BarSeries, groupedBarsSvg, type LineSeries, linesSvg, type StackedBar, stackedBarsSvg, svgDocument } from './lib/bar-chart.js';
 import { glueByStage } from './lib/compute-floor.js';
+import { floorRows, glueRows, modelRows, pureRows } from './lib/floor-tables.js';
 import { NOISE_CORES } from './lib/cpu.js';
 import { readResults, type RunInfo, variantNames } from './lib/run-info.js';
 import { fixed, markdownTable } from './lib/table.js';
@@ -145,30 +146,17 @@ function peerSection(report: PeerReport): string {
 function floorSection(report: FloorReport): string {
   const models = markdownTable(
     ['model', 'wall ms, service threads', 'CPU ms, service threads', 'wall ms, 1 thread', 'CPU ms, 1 thread'],
-    report.models.map((m) => [m.modelId, fixed(m.serviceThreads.wallMs, 2), fixed(m.serviceThreads.cpuMs, 2), fixed(m.oneThread.wallMs, 2), fixed(m.oneThread.cpuMs, 2)]),
+    modelRows(report),
   );
   const floors = markdownTable(
     ['request', 'floor parts, wall ms', 'latency floor ms', 'in-process ms', 'HTTP p50 ms (c=1)', 'CPU floor ms', 'server CPU ms per request (best run)', `floor req/s (${report.cores} cores)`, 'measured req/s', 'share of floor'],
-    report.floors.map((f, i) => [
-      f.name,
-      f.parts.map((p) => `${p.what} ${fixed(p.wallMs)}`).join(' + '),
-      fixed(f.latencyFloorMs),
-      fixed(report.profiles[i]!.inProcessMs),
-      f.httpP50AtConcurrency1Ms === undefined ? '–' : fixed(f.httpP50AtConcurrency1Ms),
-      fixed(f.cpuFloorMs),
-      f.measuredServerCpuMs === undefined ? '–' : fixed(f.measuredServerCpuMs),
-      fixed(f.floorRequestsPerSecond),
-      f.measuredBestRequestsPerSecond === undefined ? '–' : `${fixed(f.measuredBestRequestsPerSecond)} (c=${f.measuredAtConcurrency})`,
-      f.shareOfFloor === undefined ? '–' : `${fixed(100 * f.shareOfFloor, 0)} %`,
-    ]),
+    floorRows(report, '–'),
   );
   const glue = markdownTable(
     ['request', 'stage', 'runs', 'stage ms', 'in model runs ms', 'around them ms'],
-    report.profiles.flatMap((p) =>
-      glueByStage(p).map((g) => [p.name, g.stage, fixed(p.stages[g.stage]?.runsPerRequest ?? 0, 2), fixed(g.stageMs, 2), fixed(g.modelMs, 2), fixed(g.glueMs, 2)]),
-    ),
+    glueRows(report),
   );
-  const pure = markdownTable(['operation', 'wall ms', 'CPU ms'], report.pure.map((c) => [c.what, fixed(c.wallMs, 2), fixed(c.cpuMs, 2)]));
+  const pure = markdownTable(['operation', 'wall ms', 'CPU ms'], pureRows(report));
   return [
     '### Compute floor (`npm run bench:floor`)',
     '',
