@@ -10,10 +10,9 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import type { HealthStatus } from '../src/app.js';
-import { composeApp, decodeLimits } from '../src/compose.js';
+import { composeApp, decodeLimits, loadFaceModels } from '../src/compose.js';
 import { loadConfig } from '../src/config.js';
-import { decodeImage } from '../src/media/image.js';
-import { loadModels } from '../src/models/registry.js';
+import { openImage } from '../src/media/image.js';
 import { createLogger } from '../src/observability/logger.js';
 import {
   type Floor,
@@ -22,7 +21,6 @@ import {
   profileRequest,
   type RequestProfile,
   type RequestType,
-  timeDecode,
   timeModelsAlone,
 } from './lib/compute-floor.js';
 import { waitForQuietMachine, type CpuShare, watchCpu } from './lib/cpu.js';
@@ -59,8 +57,8 @@ const cores = os.availableParallelism();
 await waitForQuietMachine();
 const cpu = watchCpu();
 const config = loadConfig({ ...process.env, LOG_LEVEL: 'silent' });
-const serviceRegistry = await loadModels(config.modelsDir, { intraOpThreads: config.onnxIntraOpThreads });
-const oneThreadRegistry = await loadModels(config.modelsDir, { intraOpThreads: 1 });
+const serviceRegistry = await loadFaceModels(config, { workers: 1 });
+const oneThreadRegistry = await loadFaceModels(config, { intraOpThreads: 1, workers: 1 });
 const instrumented = instrumentRegistry(serviceRegistry);
 const health = (): HealthStatus => ({ status: 0, message: '' });
 const deps = composeApp(config, instrumented.registry, createLogger('silent'), health);
@@ -69,13 +67,12 @@ const video = await readBenchData(benchPhotos.video);
 
 const requestTypes: RequestType[] = [
   ...Object.values(images).map(
-    (image): RequestType => ({ name: `extract ${image.label}`, loadScenario: `extract ${image.label}`, image: image.bytes, run: (d) => d.biometry.extract(image.bytes) }),
+    (image): RequestType => ({ name: `extract ${image.label}`, loadScenario: `extract ${image.label}`, run: (d) => d.biometry.extract(image.bytes) }),
   ),
-  { name: 'liveness image 720p', loadScenario: 'liveness image 720p', image: images.selfie720.bytes, run: (d) => d.liveness.detectImage(images.selfie720.bytes) },
+  { name: 'liveness image 720p', loadScenario: 'liveness image 720p', run: (d) => d.liveness.detectImage(images.selfie720.bytes) },
   {
     name: 'liveness video 6 s',
     loadScenario: 'liveness video 6 s',
-    image: undefined,
     run: (d) => d.liveness.detectFolder([{ key: 'media_key1', filename: 'selfie_6s.mp4', bytes: video }], undefined),
   },
 ];
@@ -83,16 +80,14 @@ const requestTypes: RequestType[] = [
 try {
   const profiles: RequestProfile[] = [];
   for (const type of requestTypes) {
-    profiles.push(await profileRequest(deps, instrumented, serviceRegistry, type, type.image ? iterations : Math.max(3, Math.round(iterations / 10))));
+    profiles.push(await profileRequest(deps, instrumented, serviceRegistry, type, type.name.includes('video') ? Math.max(3, Math.round(iterations / 10)) : iterations));
     console.log(`profiled ${type.name}`);
   }
   const models = await timeModelsAlone(serviceRegistry, oneThreadRegistry, instrumented.lastFeeds, 100);
   const load = await readResults<LoadReport>('load');
   const floors: FloorReport['floors'] = [];
-  for (const [index, profile] of profiles.entries()) {
-    const image = requestTypes[index]!.image;
-    const decode = image ? await timeDecode(image, decodeLimits(config), 50) : undefined;
-    const floor = floorOf(profile, decode, models, cores);
+  for (const profile of profiles) {
+    const floor = floorOf(profile, models, cores);
     const measured = load?.runs.filter((r) => r.scenario === profile.loadScenario) ?? [];
     const best = measured.reduce<(typeof measured)[number] | undefined>((a, b) => (!a || b.requestsPerSecond > a.requestsPerSecond ? b : a), undefined);
     floors.push({
@@ -104,7 +99,7 @@ try {
       httpP50AtConcurrency1Ms: measured.find((r) => r.connections === 1)?.latencyMs.p50,
     });
   }
-  const raster = await decodeImage(images.selfie720.bytes, decodeLimits(config));
+  const { raster } = await (await openImage(images.selfie720.bytes, decodeLimits(config))).view(1);
   const embedder = serviceRegistry.pipeline.embedder;
   const probeTemplate = await deps.biometry.extract(images.lfw250.bytes);
   const pure = [

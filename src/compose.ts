@@ -1,25 +1,40 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AppDeps, HealthStatus } from './app.js';
-import { createBiometry } from './biometry/biometry.js';
+import { type Biometry, createBiometry } from './biometry/biometry.js';
 import { type Config, projectRoot } from './config.js';
+import type { FaceChoicePolicy } from './face/choice.js';
 import { checkModelContracts } from './face/contracts.js';
-import { createFacePipeline } from './face/pipeline.js';
-import { createLiveness } from './liveness/liveness.js';
-import { createMediaAnalyser, type MediaLimits } from './liveness/media.js';
+import { createFacePipeline, type FacePipeline } from './face/pipeline.js';
+import { createLiveness, type Liveness } from './liveness/liveness.js';
+import { createMediaAnalyser, type MediaAnalyser, type MediaLimits } from './liveness/media.js';
 import type { DecodeLimits } from './media/image.js';
 import { trackModelHealth } from './models/health.js';
-import type { ModelRegistry } from './models/registry.js';
-import { runtimeVersion } from './models/session.js';
+import { loadModels, type ModelRegistry } from './models/registry.js';
+import { runtimeVersion, type SessionOptions } from './models/session.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
+import { ignoreStages, type StageObserver } from './observability/stages.js';
 
 const readProjectJson = (...parts: string[]): unknown => JSON.parse(readFileSync(path.join(projectRoot, ...parts), 'utf8'));
 
 export const serviceVersion: string = (readProjectJson('package.json') as { version: string }).version;
 
 /** The image decoding limits of the configuration. */
-export const decodeLimits = (config: Config): DecodeLimits => ({ maxPixels: config.maxImagePixels, maxDecodedPixels: config.maxDecodedPixels });
+export const decodeLimits = (config: Config): DecodeLimits => ({
+  maxPixels: config.maxImagePixels,
+  maxDecodedPixels: config.maxDecodedPixels,
+  maxAspectRatio: config.maxImageAspectRatio,
+  maxJpegScans: config.maxJpegScans,
+  timeoutMs: config.imageDecodeTimeoutMs,
+});
+
+/** The face-choice policy of the configuration. */
+export const faceChoicePolicy = (config: Config): FaceChoicePolicy => ({
+  mode: config.faceChoice,
+  minFaceHeight: config.faceMinHeight,
+  comparableRatio: config.faceComparableRatio,
+});
 
 /** The media limits and ffmpeg binary of the configuration, as the liveness analyser takes them. */
 export function mediaSettings(config: Config): { limits: MediaLimits; ffmpegPath: string } {
@@ -44,22 +59,36 @@ export function mediaSettings(config: Config): { limits: MediaLimits; ffmpegPath
 const MODEL_FAILURES_TO_UNHEALTHY = 3;
 
 /**
- * Everything createApp needs, built from a config and loaded models. `serverHealth` is the process's own state
- * (loading, shutting down); health also reports 3 while a model keeps failing. Tests use this to build the real app.
+ * Loads, verifies (sha256, graph against its manifest entry, family contract) and warms the configured models: the
+ * one way every entry point — server, tests, tools, benchmarks — gets them.
  */
-export function composeApp(config: Config, loaded: ModelRegistry, logger: Logger, serverHealth: () => HealthStatus): AppDeps {
-  checkModelContracts(loaded);
-  const metrics = createMetrics({ version: serviceVersion, runtime: `onnxruntime-node ${runtimeVersion}`, node: process.version });
-  for (const { entry } of loaded.models.values()) metrics.setModelLoaded(entry.id, entry.family, true);
-  const modelHealth = trackModelHealth(loaded, MODEL_FAILURES_TO_UNHEALTHY, (id) => metrics.countModelFailure(id));
-  const registry = modelHealth.registry;
-  const pipeline = createFacePipeline(registry, metrics.observeStage);
+export async function loadFaceModels(config: Config, options: Partial<SessionOptions> = {}): Promise<ModelRegistry> {
+  const registry = await loadModels(config.modelsDir, { intraOpThreads: config.onnxIntraOpThreads, workers: config.inferenceWorkers, ...options });
+  try {
+    checkModelContracts(registry);
+  } catch (error) {
+    await registry.release();
+    throw error;
+  }
+  return registry;
+}
+
+export interface UseCases {
+  pipeline: FacePipeline;
+  biometry: Biometry;
+  analyser: MediaAnalyser;
+  liveness: Liveness;
+}
+
+/** The use cases of the API over loaded models, as the routes call them; tools measure through the same ones. */
+export function composeUseCases(config: Config, registry: ModelRegistry, observe: StageObserver = ignoreStages): UseCases {
+  const pipeline = createFacePipeline(registry, { mirroredEmbedding: config.mirroredEmbedding }, observe);
   const { embedder } = registry.pipeline;
   const biometry = createBiometry({
     pipeline,
-    observe: metrics.observeStage,
+    observe,
     decodeLimits: decodeLimits(config),
-    faceChoice: { minFaceHeight: config.faceMinHeight, comparableRatio: config.faceComparableRatio },
+    faceChoice: faceChoicePolicy(config),
     templateModel: {
       embedderSha256: embedder.sha256,
       dimension: embedder.outputs[0]!.shape.at(-1)!,
@@ -68,8 +97,21 @@ export function composeApp(config: Config, loaded: ModelRegistry, logger: Logger
     calibration: embedder.params.scoreCalibration,
     thresholds: { approve: config.matchApproveThreshold, decline: config.matchDeclineThreshold },
   });
-  const analyser = createMediaAnalyser({ pipeline, observe: metrics.observeStage, ...mediaSettings(config) });
-  const liveness = createLiveness({ analyser, threshold: config.livenessThreshold });
+  const analyser = createMediaAnalyser({ pipeline, observe, ...mediaSettings(config) });
+  const liveness = createLiveness({ analyser, threshold: config.livenessThreshold, bestShotMaxPixels: config.videoMaxFramePixels });
+  return { pipeline, biometry, analyser, liveness };
+}
+
+/**
+ * Everything createApp needs, built from a config and loaded models. `serverHealth` is the process's own state
+ * (loading, shutting down); health also reports 3 while a model keeps failing. Tests use this to build the real app.
+ */
+export function composeApp(config: Config, loaded: ModelRegistry, logger: Logger, serverHealth: () => HealthStatus): AppDeps {
+  const metrics = createMetrics({ version: serviceVersion, runtime: `onnxruntime-node ${runtimeVersion}`, node: process.version });
+  for (const { entry } of loaded.models.values()) metrics.setModelLoaded(entry.id, entry.family, true);
+  const modelHealth = trackModelHealth(loaded, MODEL_FAILURES_TO_UNHEALTHY, (id) => metrics.countModelFailure(id));
+  const registry = modelHealth.registry;
+  const { biometry, liveness } = composeUseCases(config, registry, metrics.observeStage);
   const health = (): HealthStatus => {
     const server = serverHealth();
     if (server.status !== 0) return server;

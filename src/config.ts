@@ -18,8 +18,13 @@ export interface Config {
   maxImageBytes: number;
   maxImagePixels: number;
   maxDecodedPixels: number;
+  maxImageAspectRatio: number;
+  maxJpegScans: number;
+  imageDecodeTimeoutMs: number;
+  faceChoice: 'dominant' | 'strict';
   faceMinHeight: number;
   faceComparableRatio: number;
+  mirroredEmbedding: boolean;
   matchApproveThreshold: number;
   matchDeclineThreshold: number;
   maxRequestBytes: number;
@@ -95,6 +100,12 @@ function oneOf<T extends string>(values: readonly T[]): (raw: string) => T {
   };
 }
 
+function boolean(raw: string): boolean {
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  throw new InvalidSetting(`"${raw}" is not true or false`);
+}
+
 const MB = 1024 * 1024;
 
 const settings: { [K in keyof Config]: Setting<K> } = {
@@ -154,9 +165,38 @@ const settings: { [K in keyof Config]: Setting<K> } = {
     key: 'maxDecodedPixels',
     env: 'MAX_DECODED_PIXELS',
     meaning:
-      'Images with more pixels are scaled down to about this many as they are decoded, and faces are found on the scaled image (FACE_MIN_HEIGHT counts its pixels); bounds the memory of a request',
+      'No decoded view of an image holds more pixels than this (JPEGs are decoded at the scale each step needs; a PNG is decoded once, scaled down to this many pixels when larger); bounds the memory of a request',
     defaultValue: () => 16_000_000,
     parse: integer(1_000_000, 1_000_000_000),
+  },
+  maxImageAspectRatio: {
+    key: 'maxImageAspectRatio',
+    env: 'MAX_IMAGE_ASPECT_RATIO',
+    meaning: 'Images more than this many times wider than tall, or taller than wide, are refused from their header (no photo of a face is; a 1×24,000,000 PNG costs seconds to decode)',
+    defaultValue: () => 20,
+    parse: decimal(1, 1_000_000),
+  },
+  maxJpegScans: {
+    key: 'maxJpegScans',
+    env: 'MAX_JPEG_SCANS',
+    meaning: 'JPEGs with more scans are refused before decoding (encoders write 1 for baseline and about 10 for progressive; each scan is a pass over the whole image)',
+    defaultValue: () => 100,
+    parse: integer(1, 100_000),
+  },
+  imageDecodeTimeoutMs: {
+    key: 'imageDecodeTimeoutMs',
+    env: 'IMAGE_DECODE_TIMEOUT_MS',
+    meaning: 'Wall-clock limit of one image decode, rounded up to whole seconds; past it the sample is refused as unreadable',
+    defaultValue: () => 5_000,
+    parse: integer(1_000, 600_000),
+  },
+  faceChoice: {
+    key: 'faceChoice',
+    env: 'FACE_CHOICE',
+    meaning:
+      'dominant: a sample is about its dominant face and only another face as prominent is "more than one person"; strict: any second face of FACE_MIN_HEIGHT or more is',
+    defaultValue: () => 'dominant',
+    parse: oneOf(['dominant', 'strict'] as const),
   },
   faceMinHeight: {
     key: 'faceMinHeight',
@@ -168,9 +208,16 @@ const settings: { [K in keyof Config]: Setting<K> } = {
   faceComparableRatio: {
     key: 'faceComparableRatio',
     env: 'FACE_COMPARABLE_RATIO',
-    meaning: 'A second face at least this share of the largest face height makes a sample show "more than one person"',
-    defaultValue: () => 0.45,
+    meaning: 'In dominant face choice, a second framed face at least this share of the subject\'s height makes a sample show "more than one person"',
+    defaultValue: () => 0.7,
     parse: decimal(0.05, 1),
+  },
+  mirroredEmbedding: {
+    key: 'mirroredEmbedding',
+    env: 'MIRRORED_EMBEDDING',
+    meaning: 'true: a template is the mean of the embeddings of the aligned face and its mirror image (twice the embedder\'s cost per face; measured in docs/accuracy.md)',
+    defaultValue: () => false,
+    parse: boolean,
   },
   matchApproveThreshold: {
     key: 'matchApproveThreshold',

@@ -6,10 +6,10 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { assignRequestId, createApp, type HealthStatus } from './app.js';
-import { composeApp, serviceVersion } from './compose.js';
+import { composeApp, loadFaceModels, serviceVersion } from './compose.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { sendError } from './http/errors.js';
-import { loadModels, type ModelRegistry } from './models/registry.js';
+import type { ModelRegistry } from './models/registry.js';
 import { createLogger } from './observability/logger.js';
 
 function readConfig(): Config {
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
 
   let app: express.Express;
   try {
-    registry = await loadModels(config.modelsDir, { intraOpThreads: config.onnxIntraOpThreads, workers: config.inferenceWorkers });
+    registry = await loadFaceModels(config);
     app = createApp(composeApp(config, registry, logger, currentHealth));
   } catch (error) {
     logger.fatal(`cannot start: ${(error as Error).message}`);

@@ -12,11 +12,8 @@ import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Config, loadConfig, projectRoot } from '../src/config.js';
 import { ServiceError } from '../src/errors.js';
-import { createFacePipeline } from '../src/face/pipeline.js';
 import { roundScore } from '../src/liveness/folder.js';
-import { createMediaAnalyser } from '../src/liveness/media.js';
-import { mediaSettings } from '../src/compose.js';
-import { loadModels } from '../src/models/registry.js';
+import { composeUseCases, loadFaceModels } from '../src/compose.js';
 import {
   APCER_TARGETS,
   BPCER_TARGETS,
@@ -130,9 +127,8 @@ const subjectOf = (image: string): string | undefined => {
 const started = performance.now();
 const options = parseArguments(process.argv.slice(2));
 const config = loadConfig();
-const registry = await loadModels(config.modelsDir, { intraOpThreads: config.onnxIntraOpThreads, workers: config.inferenceWorkers });
-
-const analyser = createMediaAnalyser({ pipeline: createFacePipeline(registry), ...mediaSettings(config) });
+const registry = await loadFaceModels(config);
+const { analyser } = composeUseCases(config, registry);
 
 /** Every image of a folder through the service's single-image liveness; no face or an undecodable image is a failure. */
 async function scoreFolder(label: string, folder: string): Promise<ClassResult> {

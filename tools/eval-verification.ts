@@ -12,15 +12,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { type CalibrationAnchors, cosineForScore, type DecisionThresholds } from '../src/biometry/score.js';
-import { decodeLimits } from '../src/compose.js';
+import { composeUseCases, loadFaceModels } from '../src/compose.js';
 import { loadConfig, projectRoot } from '../src/config.js';
-import { chooseFace } from '../src/face/choice.js';
-import type { Detection } from '../src/face/detector.js';
-import { boxHeight } from '../src/face/geometry.js';
-import { createFacePipeline } from '../src/face/pipeline.js';
-import { decodeImage } from '../src/media/image.js';
-import type { Raster } from '../src/media/raster.js';
-import { loadModels } from '../src/models/registry.js';
+import { errorResponse, ServiceError } from '../src/errors.js';
 import {
   areaUnderRoc,
   bestAccuracyThreshold,
@@ -33,7 +27,7 @@ import {
   type ScoreSet,
   scoreSet,
 } from './eval/metrics.js';
-import { decodePgm } from './eval/pgm.js';
+import { pgmAsPng } from './eval/pgm.js';
 import { type CurvePoint, rocChartSvg, type RocSeries, writeSvgAsPng } from './eval/plot.js';
 import {
   type ExtractionResult,
@@ -157,38 +151,25 @@ const started = performance.now();
 const args = process.argv.slice(2);
 const options = parseArguments(args);
 const config = loadConfig();
-const registry = await loadModels(config.modelsDir, { intraOpThreads: config.onnxIntraOpThreads, workers: config.inferenceWorkers });
-const pipeline = createFacePipeline(registry);
-const policy = { minFaceHeight: config.faceMinHeight, comparableRatio: config.faceComparableRatio };
+const registry = await loadFaceModels(config);
+const { biometry } = composeUseCases(config, registry);
 const calibration: CalibrationAnchors = registry.pipeline.embedder.params.scoreCalibration;
 const decisionThresholds: DecisionThresholds = { approve: config.matchApproveThreshold, decline: config.matchDeclineThreshold };
 
-type Extraction = { kind: 'embedded'; embedding: Float32Array; ambiguous: boolean } | { kind: 'failed'; reason: string };
+type Extraction = { kind: 'embedded'; embedding: Float32Array } | { kind: 'failed'; reason: string };
 
-function nearestToCentre(faces: readonly Detection[], raster: Raster): Detection {
-  const distance = ({ box }: Detection): number => Math.hypot((box.x1 + box.x2 - raster.width) / 2, (box.y1 + box.y2 - raster.height) / 2);
-  return faces.reduce((best, face) => (distance(face) < distance(best) ? face : best));
-}
-
-/** One image through the service's pipeline; where it would answer "several people", the face nearest the centre. */
+/**
+ * One image through exactly what POST /v1/face/pattern/extract runs: any refusal (several people, no face, an
+ * unreadable image) is a failure to extract, as a client sees it. The ORL faces are PGM, which the API does not take:
+ * they are sent as a lossless PNG of the same pixels, as a client would have to.
+ */
 async function extract(file: string): Promise<Extraction> {
-  const bytes = await readFile(file);
-  let raster: Raster;
+  const bytes = file.toLowerCase().endsWith('.pgm') ? await pgmAsPng(await readFile(file)) : await readFile(file);
   try {
-    raster = file.toLowerCase().endsWith('.pgm') ? decodePgm(bytes) : await decodeImage(bytes, decodeLimits(config));
+    return { kind: 'embedded', embedding: await biometry.describeSample(bytes) };
   } catch (error) {
-    return { kind: 'failed', reason: `unreadable: ${(error as Error).message}` };
-  }
-  const faces = await pipeline.detect(raster);
-  const choice = chooseFace(faces, policy);
-  if (choice.kind === 'none') return { kind: 'failed', reason: 'no face' };
-  const face = choice.kind === 'one' ? choice.face : nearestToCentre(faces.filter((f) => boxHeight(f.box) >= policy.minFaceHeight), raster);
-  try {
-    const embedding = await pipeline.embed(raster, await pipeline.locate(raster, face));
-    return { kind: 'embedded', embedding, ambiguous: choice.kind === 'several' };
-  } catch (error) {
-    if (error instanceof RangeError) return { kind: 'failed', reason: 'the face could not be aligned' };
-    throw error;
+    if (!(error instanceof ServiceError)) throw error;
+    return { kind: 'failed', reason: errorResponse('biometry', error.kind).body.code };
   }
 }
 
@@ -204,12 +185,8 @@ async function extractAll(name: string, imageRoot: string, images: readonly stri
 
 function extractionResult(extractions: ReadonlyMap<string, Extraction>): ExtractionResult {
   const failures: ExtractionResult['failures'] = [];
-  const ambiguous: string[] = [];
-  for (const [image, e] of extractions) {
-    if (e.kind === 'failed') failures.push({ image, reason: e.reason });
-    else if (e.ambiguous) ambiguous.push(image);
-  }
-  return { images: extractions.size, failures, ambiguous };
+  for (const [image, e] of extractions) if (e.kind === 'failed') failures.push({ image, reason: e.reason });
+  return { images: extractions.size, failures };
 }
 
 // ---------------------------------------------------------------------------------------------------- scores
@@ -474,7 +451,7 @@ if (lfw) {
   const { official, extended, extraction } = lfw.result;
   const at = (target: number): ScoreSummary['operatingPoints'][number] => extended.operatingPoints.find((p) => p.targetFalseAccept === target)!;
   summary.push(
-    `LFW accuracy ${percent(official.accuracy.mean)} ± ${percent(official.accuracy.sd)}, AUC ${official.auc.toFixed(5)}, EER ${percent(official.eer.rate)}, FTE ${extraction.failures.length}/${extraction.images}, several people ${extraction.ambiguous.length}`,
+    `LFW accuracy ${percent(official.accuracy.mean)} ± ${percent(official.accuracy.sd)}, AUC ${official.auc.toFixed(5)}, EER ${percent(official.eer.rate)}, refused ${extraction.failures.length}/${extraction.images} (several people ${extraction.failures.filter((f) => f.reason === 'BPE-003003').length})`,
     `extended (${extended.impostorPairs} impostor pairs): ${EXTENDED_TARGETS.map((t) => `FAR ${t.toExponential(0)} cosine ${at(t).threshold?.toFixed(4)} TAR ${at(t).trueAccept.toFixed(4)}`).join('; ')}`,
     `suggested calibration ${JSON.stringify(result.suggestedCalibration?.anchors)}`,
   );

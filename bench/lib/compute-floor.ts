@@ -1,5 +1,4 @@
 import type { AppDeps } from '../../src/app.js';
-import { type DecodeLimits, decodeImage } from '../../src/media/image.js';
 import type { ModelRegistry } from '../../src/models/registry.js';
 import { instrumentRegistry } from './instrumented-registry.js';
 import { parseMetricsText, type Scrape, type StageName, stageBreakdown, stages } from './prometheus.js';
@@ -11,8 +10,6 @@ export interface RequestType {
   name: string;
   /** The load.ts scenario measuring the same request over HTTP. */
   loadScenario: string;
-  /** Image bytes whose decode is part of the request; undefined for video (decoded by ffmpeg, timed by its stage). */
-  image: Buffer | undefined;
   run(deps: AppDeps): Promise<unknown>;
 }
 
@@ -109,12 +106,9 @@ export async function timeModelsAlone(
   return results;
 }
 
-export const timeDecode = (image: Buffer, limits: DecodeLimits, iterations: number): Promise<OpCost> =>
-  timeAlone(() => decodeImage(image, limits), iterations);
-
 export interface Floor {
   name: string;
-  /** Decode, then every model run at its measured count, each alone at the service's threads: the latency floor. */
+  /** Decoding, then every model run at its measured count, each alone at the service's threads: the latency floor. */
   latencyFloorMs: number;
   /** CPU per request with every model on one thread (the cheapest way to spend the cores), ms. */
   cpuFloorMs: number;
@@ -123,10 +117,12 @@ export interface Floor {
   parts: { what: string; wallMs: number; cpuMs: number }[];
 }
 
-export function floorOf(profile: RequestProfile, decode: OpCost | undefined, alone: readonly ModelAlone[], cores: number): Floor {
+export function floorOf(profile: RequestProfile, alone: readonly ModelAlone[], cores: number): Floor {
   const parts: Floor['parts'] = [];
-  if (decode) parts.push({ what: 'decode', wallMs: decode.wallMs, cpuMs: decode.cpuMs });
-  else if (profile.stages.video_decode) {
+  // Images are decoded in views, each at the scale a step needs: their decode stage, one request at a time, is the
+  // decoding the request cannot do without (libvips may spread one decode over threads, so CPU is counted as wall).
+  if (profile.stages.decode) parts.push({ what: 'image decode (views)', wallMs: profile.stages.decode.msPerRequest, cpuMs: profile.stages.decode.msPerRequest });
+  if (profile.stages.video_decode) {
     // ffmpeg runs in a child process, whose CPU this process cannot see: its wall time stands in for it.
     const ms = profile.stages.video_decode.msPerRequest;
     parts.push({ what: 'video decode (ffmpeg, wall)', wallMs: ms, cpuMs: ms });

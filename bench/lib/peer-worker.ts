@@ -4,7 +4,7 @@
  */
 import { decodeLimits } from '../../src/compose.js';
 import { loadConfig } from '../../src/config.js';
-import { decodeImage } from '../../src/media/image.js';
+import { openImage } from '../../src/media/image.js';
 import { extractImages } from './images.js';
 import { createPeerExtractor } from './peer-human.js';
 import type { PeerMessage, PeerRunRequest } from './peer-protocol.js';
@@ -15,9 +15,9 @@ const send = (message: PeerMessage): void => void process.send!(message);
 const images = await extractImages();
 const peer = await createPeerExtractor();
 
-/** What the peer does per request: decode the JPEG (as our service does, with sharp) and detect + describe. */
+/** What the peer does per request: decode the whole JPEG (with sharp, as our service reads images) and detect + describe. */
 async function extractOnce(bytes: Buffer): Promise<boolean> {
-  const raster = await decodeImage(bytes, decodeLimits(loadConfig(process.env)));
+  const { raster } = await (await openImage(bytes, decodeLimits(loadConfig(process.env)))).view(1);
   const face = await peer.describe(raster);
   return face.faces === 1 && face.embeddingLength > 0;
 }

@@ -1,8 +1,9 @@
 import { ServiceError } from '../errors.js';
-import { chooseFace, type FaceChoicePolicy } from '../face/choice.js';
+import { chooseFace, type FaceChoice, type FaceChoicePolicy, relevantFaceHeight } from '../face/choice.js';
+import type { Detection } from '../face/detector.js';
 import type { FacePipeline } from '../face/pipeline.js';
-import { type DecodeLimits, decodeImage } from '../media/image.js';
-import { ignoreStages, type StageObserver, timed, timedSync } from '../observability/stages.js';
+import { type DecodeLimits, type EncodedImage, openImage } from '../media/image.js';
+import { ignoreStages, type StageObserver, timedSync } from '../observability/stages.js';
 import { type CalibrationAnchors, type Decision, type DecisionThresholds, decide, scoreFromCosine } from './score.js';
 import { decodeTemplateInto, encodeTemplate, type TemplateModel } from './template.js';
 
@@ -31,7 +32,16 @@ export interface Named {
   bytes: Uint8Array;
 }
 
+/** What a sample shows: its faces, tallest first, and which of them it is about. */
+export interface SampleFaces {
+  image: EncodedImage;
+  faces: Detection[];
+  choice: FaceChoice<Detection>;
+}
+
 export interface Biometry {
+  /** Finds the sample's faces and chooses its subject, as every method that takes an image does. */
+  findFaces(image: Uint8Array): Promise<SampleFaces>;
   /** The L2-normalised embedding of the one person a sample shows. */
   describeSample(image: Uint8Array): Promise<Float32Array>;
   extract(image: Uint8Array): Promise<Buffer>;
@@ -55,14 +65,19 @@ export function createBiometry(deps: BiometryDeps): Biometry {
   const dimension = deps.templateModel.dimension;
   const observe = deps.observe ?? ignoreStages;
 
-  async function describeSample(image: Uint8Array): Promise<Float32Array> {
-    const raster = await timed(observe, 'decode', () => decodeImage(image, deps.decodeLimits));
-    const choice = chooseFace(await deps.pipeline.detect(raster), deps.faceChoice);
+  async function findFaces(bytes: Uint8Array): Promise<SampleFaces> {
+    const image = await openImage(bytes, deps.decodeLimits, observe);
+    const faces = await deps.pipeline.detect(image, relevantFaceHeight(deps.faceChoice, image));
+    return { image, faces, choice: chooseFace(faces, image, deps.faceChoice) };
+  }
+
+  async function describeSample(bytes: Uint8Array): Promise<Float32Array> {
+    const { image: sample, choice } = await findFaces(bytes);
     if (choice.kind === 'none') throw new ServiceError('no-face');
-    if (choice.kind === 'several') throw new ServiceError('multiple-faces', `${choice.count} faces of comparable size`);
-    const face = await deps.pipeline.locate(raster, choice.face);
+    if (choice.kind === 'several') throw new ServiceError('multiple-faces', `${choice.count} faces of comparable prominence`);
+    const face = await deps.pipeline.locate(sample, choice.face, ['embed']);
     try {
-      return await deps.pipeline.embed(raster, face);
+      return await deps.pipeline.embed(sample, face);
     } catch (error) {
       if (error instanceof RangeError) throw new ServiceError('template-not-extracted', 'the face could not be aligned');
       throw error;
@@ -118,6 +133,7 @@ export function createBiometry(deps: BiometryDeps): Biometry {
   }
 
   return {
+    findFaces,
     describeSample,
     extract: async (image) => encodeTemplate(await describeSample(image), deps.templateModel),
     compare: (template1, template2) => matchOne(singleTemplate(template1, 'bio_feature'), singleTemplate(template2, 'bio_template')),

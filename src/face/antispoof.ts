@@ -1,14 +1,22 @@
 import type { Box } from './geometry.js';
 import { contextCrop } from './landmarks.js';
-import { resizeMapping, sampleToTensor } from './sampling.js';
-import type { Raster } from '../media/raster.js';
+import { resizeMapping, sampleView } from './sampling.js';
+import type { ImageView, Rect } from '../media/raster.js';
 import type { AntiSpoofEntry } from '../models/manifest.js';
 
-/** The anti-spoof model's input: the face box enlarged by the model's crop scale (kept inside the image), resized. */
-export function antiSpoofInput(raster: Raster, faceBox: Box, model: AntiSpoofEntry): Float32Array {
+/**
+ * The crop a model reads: the face box it was trained on (the square box, or the box as detected) enlarged by its
+ * crop scale, kept inside the image.
+ */
+export function antiSpoofCrop(image: { width: number; height: number }, squareBox: Box, detectedBox: Box, model: AntiSpoofEntry): Rect {
+  const box = model.params.faceBox === 'square' ? squareBox : detectedBox;
+  return contextCrop(box, model.params.cropScale, image.width, image.height);
+}
+
+/** The anti-spoof model's input: its crop, resized. */
+export function antiSpoofInput(view: ImageView, crop: Rect, model: AntiSpoofEntry): Float32Array {
   const [, , height, width] = model.input.shape as [number, number, number, number];
-  const crop = contextCrop(faceBox, model.params.cropScale, raster.width, raster.height);
-  return sampleToTensor(raster, resizeMapping(crop, width, height), model.input, 'replicate');
+  return sampleView(view, resizeMapping(crop, width, height), model.input, 'replicate');
 }
 
 export function softmax(logits: Float32Array): Float64Array {

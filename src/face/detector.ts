@@ -1,7 +1,5 @@
-import type { DetectorEntry } from '../models/manifest.js';
-import type { Raster } from '../media/raster.js';
+import type { Rect } from '../media/raster.js';
 import { type Affine, type Box, boxArea, intersectionArea, iou, type Point } from './geometry.js';
-import { type Border, type Rect, sampleToTensor } from './sampling.js';
 
 export interface Detection {
   box: Box;
@@ -13,10 +11,15 @@ export interface Detection {
 /** How a region of the image fills the detector's input: stretched to it, or scaled to fit at the top left. */
 export type Fit = 'stretch' | 'letterbox';
 
-/** Where a region lands in the detector's input; `toImage` maps input pixel coordinates back to the image. */
+/**
+ * Where a region lands in the detector's input: `mapping` takes input pixels to image coordinates, `toImage` maps
+ * input coordinates back to the image, `scaleX` and `scaleY` are input pixels per image pixel.
+ */
 export interface Placement {
   mapping: Affine;
   toImage: (x: number, y: number) => Point;
+  scaleX: number;
+  scaleY: number;
 }
 
 export function placeRegion(region: Rect, inputWidth: number, inputHeight: number, fit: Fit): Placement {
@@ -25,7 +28,15 @@ export function placeRegion(region: Rect, inputWidth: number, inputHeight: numbe
   return {
     mapping: [1 / scaleX, 0, region.x + 0.5 / scaleX - 0.5, 0, 1 / scaleY, region.y + 0.5 / scaleY - 0.5],
     toImage: (x, y) => [region.x + x / scaleX, region.y + y / scaleY],
+    scaleX,
+    scaleY,
   };
+}
+
+/** Input pixels per image pixel along the direction the region is shrunk least: the density a view must match. */
+export function inputScale(region: Rect, inputWidth: number, inputHeight: number, fit: Fit): number {
+  const placement = placeRegion(region, inputWidth, inputHeight, fit);
+  return Math.max(placement.scaleX, placement.scaleY);
 }
 
 /** Candidates in the detector's input pixel coordinates, as a family decodes them from the model's outputs. */
@@ -54,50 +65,71 @@ export interface DetectorFamily {
   contractProblems(outputs: readonly { name: string; shape: ReadonlyArray<number | string> }[]): string[];
 }
 
-/** The detector's input tensor for `region`; outside the image per `border`. */
-export function detectorInput(raster: Raster, placement: Placement, model: DetectorEntry, border: Border): Float32Array {
-  return sampleToTensor(raster, placement.mapping, model.input, border);
+/** Most of a box lying inside another makes it the same face: a face cut by a tile edge yields such a partial box. */
+const CONTAINMENT = 0.7;
+
+/** `candidate` is `kept`'s face again: they overlap by more than `iouThreshold`, or most of candidate lies in kept. */
+export function sameFace(kept: Box, candidate: Box, iouThreshold: number): boolean {
+  return iou(kept, candidate) > iouThreshold || intersectionArea(kept, candidate) / boxArea(candidate) > CONTAINMENT;
 }
 
-/**
- * Greedy non-maximum suppression, best score first. A box is also dropped when most of it lies inside a better
- * one: a face cut by a tile edge yields such a partial box, whose IoU with the whole face stays low.
- */
-export function nonMaxSuppression(detections: readonly Detection[], iouThreshold: number, containment = 0.7): Detection[] {
+/** Greedy non-maximum suppression, best score first; boxes of no area are dropped. */
+export function nonMaxSuppression(detections: readonly Detection[], iouThreshold: number): Detection[] {
   const sorted = [...detections].sort((a, b) => b.score - a.score);
   const kept: Detection[] = [];
   for (const candidate of sorted) {
-    const area = boxArea(candidate.box);
-    if (area <= 0) continue;
-    const suppressed = kept.some(
-      (k) => iou(k.box, candidate.box) > iouThreshold || intersectionArea(k.box, candidate.box) / area > containment,
-    );
-    if (!suppressed) kept.push(candidate);
+    if (boxArea(candidate.box) <= 0) continue;
+    if (!kept.some((k) => sameFace(k.box, candidate.box, iouThreshold))) kept.push(candidate);
   }
   return kept;
 }
 
-/**
- * Regions the detector looks at: the whole image, and for images much larger than the detector's input a 2×2 grid
- * of overlapping tiles, where faces too small for the whole-image pass become large enough to find.
- */
-export function tileRegions(width: number, height: number, overlap = 0.2): Rect[] {
-  const tileWidth = (width * (1 + overlap)) / 2;
-  const tileHeight = (height * (1 + overlap)) / 2;
-  const regions: Rect[] = [];
-  for (const y of [0, height - tileHeight]) {
-    for (const x of [0, width - tileWidth]) regions.push({ x, y, width: tileWidth, height: tileHeight });
-  }
-  return regions;
+/** A grid of overlapping regions covering an image, and the smallest face a pass over each finds for certain. */
+export interface TileGrid {
+  regions: Rect[];
+  /** Image pixels: faces at least this tall are found by the pass over some region. */
+  reliableHeight: number;
 }
 
-export const fullRegion = (raster: Raster): Rect => ({ x: 0, y: 0, width: raster.width, height: raster.height });
+/**
+ * The cheapest grid of overlapping tiles over which one pass each finds every face down to `wanted` image pixels,
+ * or, when no grid of at most `maxTiles` reaches it, the grid of at most `maxTiles` that comes closest; undefined
+ * when no grid finds smaller faces than the whole-image pass, which is reliable from `wholeReliable` pixels. Tiles
+ * overlap by `wholeReliable`, so that every face shorter than that lies whole inside one of them.
+ */
+export function tileGrid(
+  image: { width: number; height: number },
+  detector: { inputWidth: number; inputHeight: number; fit: Fit; reliableFaceHeight: number },
+  wanted: number,
+  wholeReliable: number,
+  maxTiles: number,
+): TileGrid | undefined {
+  const overlap = wholeReliable;
+  let best: TileGrid | undefined;
+  for (let count = 2; count <= maxTiles; count++) {
+    for (let columns = 1; columns <= count; columns++) {
+      if (count % columns !== 0) continue;
+      const rows = count / columns;
+      const tileWidth = Math.min(image.width, (image.width + (columns - 1) * overlap) / columns);
+      const tileHeight = Math.min(image.height, (image.height + (rows - 1) * overlap) / rows);
+      const density = placeRegion({ x: 0, y: 0, width: tileWidth, height: tileHeight }, detector.inputWidth, detector.inputHeight, detector.fit).scaleY;
+      const reliableHeight = detector.reliableFaceHeight / density;
+      // Enlarging a tile beyond its own pixels shows the detector no more of a face.
+      if (density > 1 || reliableHeight >= (best?.reliableHeight ?? wholeReliable)) continue;
+      const along = (size: number, tile: number, n: number): number[] => Array.from({ length: n }, (_, i) => (n === 1 ? 0 : (i * (size - tile)) / (n - 1)));
+      const regions = along(image.height, tileHeight, rows).flatMap((y) => along(image.width, tileWidth, columns).map((x) => ({ x, y, width: tileWidth, height: tileHeight })));
+      best = { regions, reliableHeight };
+    }
+    if (best && best.reliableHeight <= wanted) return best;
+  }
+  return best;
+}
 
 /**
  * The image centred on a canvas `margin` times its size on each side. A face that fills the photo (a tight crop) is
  * larger than anything the detector was trained to find; on the canvas it has the proportions of a portrait.
  */
-export function paddedRegion(raster: Raster, margin: number): Rect {
+export function paddedRegion(raster: { width: number; height: number }, margin: number): Rect {
   return {
     x: -raster.width * margin,
     y: -raster.height * margin,

@@ -1,16 +1,34 @@
 import type { EmbedderEntry } from '../models/manifest.js';
-import type { Raster } from '../media/raster.js';
-import { type Affine, invertAffine, type Point, similarityTransform } from './geometry.js';
-import { sampleToTensor } from './sampling.js';
+import type { ImageView, Rect } from '../media/raster.js';
+import { type Affine, applyAffine, invertAffine, type Point, similarityTransform } from './geometry.js';
+import { sampleView } from './sampling.js';
 
 /** The transform taking the image onto the embedder's aligned face (five points onto its template). */
 export function alignmentTransform(fivePoints: readonly Point[], model: EmbedderEntry): Affine {
   return similarityTransform(fivePoints, model.params.alignmentTemplate);
 }
 
-/** The aligned face crop as the embedder's input: inverse-mapped bilinear warp, black outside the image. */
-export function embedderInput(raster: Raster, imageToAligned: Affine, model: EmbedderEntry): Float32Array {
-  return sampleToTensor(raster, invertAffine(imageToAligned), model.input, { fill: 0 });
+/**
+ * The aligned face crop as the embedder's input: inverse-mapped bilinear warp, black outside the image; `mirrored`
+ * flips it left to right (the mirror image of the aligned face).
+ */
+export function embedderInput(view: ImageView, imageToAligned: Affine, model: EmbedderEntry, mirrored = false): Float32Array {
+  const [a, b, c, d, e, f] = invertAffine(imageToAligned);
+  const flip = model.input.shape[3]! - 1;
+  const alignedToImage: Affine = mirrored ? [-a, b, a * flip + c, -d, e, d * flip + f] : [a, b, c, d, e, f];
+  return sampleView(view, alignedToImage, model.input, { fill: 0 });
+}
+
+/** The part of the image the aligned face is sampled from: the bounding box of the input's corners, one pixel wider. */
+export function alignedFootprint(imageToAligned: Affine, model: EmbedderEntry): Rect {
+  const [, , height, width] = model.input.shape as [number, number, number, number];
+  const toImage = invertAffine(imageToAligned);
+  const corners = [applyAffine(toImage, [0, 0]), applyAffine(toImage, [width, 0]), applyAffine(toImage, [0, height]), applyAffine(toImage, [width, height])];
+  const xs = corners.map(([x]) => x);
+  const ys = corners.map(([, y]) => y);
+  const x = Math.min(...xs) - 1;
+  const y = Math.min(...ys) - 1;
+  return { x, y, width: Math.max(...xs) + 1 - x, height: Math.max(...ys) + 1 - y };
 }
 
 export function l2Normalise(vector: Float32Array): Float32Array {

@@ -1,7 +1,7 @@
 import type { LandmarkerEntry } from '../models/manifest.js';
-import type { Raster } from '../media/raster.js';
+import type { ImageView, Rect } from '../media/raster.js';
 import { type Box, boxHeight, boxWidth, type Point } from './geometry.js';
-import { type Rect, resizeMapping, sampleToTensor } from './sampling.js';
+import { resizeMapping, sampleView } from './sampling.js';
 
 /**
  * The face box the landmark and anti-spoof models were fed upstream: a square as tall as the detection, centred on
@@ -56,9 +56,9 @@ export function contextCrop(box: Box, scale: number, imageWidth: number, imageHe
   return { x: x1, y: y1, width: x2 - x1, height: y2 - y1 };
 }
 
-export function landmarkInput(raster: Raster, crop: Rect, model: LandmarkerEntry): Float32Array {
+export function landmarkInput(view: ImageView, crop: Rect, model: LandmarkerEntry): Float32Array {
   const [, , height, width] = model.input.shape as [number, number, number, number];
-  return sampleToTensor(raster, resizeMapping(crop, width, height), model.input, 'replicate');
+  return sampleView(view, resizeMapping(crop, width, height), model.input, 'replicate');
 }
 
 /** The 68 points, given as (x, y) fractions of the crop, in image coordinates. */

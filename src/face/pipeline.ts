@@ -1,24 +1,13 @@
-import { antiSpoofInput, attackProbability, ensembleAttackProbability } from './antispoof.js';
-import type { Raster } from '../media/raster.js';
+import { antiSpoofCrop, antiSpoofInput, attackProbability, ensembleAttackProbability } from './antispoof.js';
+import { clipToImage, type FaceImage, type ImageView, type Rect, wholeImage } from '../media/raster.js';
 import { ignoreStages, type Stage, type StageObserver, timed } from '../observability/stages.js';
 import type { ModelRegistry } from '../models/registry.js';
-import {
-  type Detection,
-  detectorInput,
-  fullRegion,
-  nonMaxSuppression,
-  paddedRegion,
-  placeRegion,
-  tileRegions,
-  toImageDetection,
-  verificationRegion,
-} from './detector.js';
+import { type Detection, inputScale, nonMaxSuppression, paddedRegion, placeRegion, sameFace, tileGrid, toImageDetection, verificationRegion } from './detector.js';
 import { detectorFamily } from './detector-families.js';
-import { alignmentTransform, embedderInput, l2Normalise } from './embedder.js';
+import { alignedFootprint, alignmentTransform, embedderInput, l2Normalise } from './embedder.js';
 import { type Box, boxHeight, iou, type Point } from './geometry.js';
 import { contextCrop, decodeLandmarks, fivePointsFrom68, landmarkInput, squareFaceBox } from './landmarks.js';
-import type { Border, Rect } from './sampling.js';
-
+import { type Border, sampleView } from './sampling.js';
 
 export interface LocatedFace {
   detection: Detection;
@@ -26,31 +15,72 @@ export interface LocatedFace {
   faceBox: Box;
   /** Eyes, nose tip, mouth corners, in the order of the embedder's alignment template. */
   fivePoints: Point[];
+  /** Pixels around the face at the resolution the steps it was located for need. */
+  view: ImageView;
 }
 
+/** What a located face will be used for; its view covers what those steps read, at the resolution they need. */
+export type FaceUse = 'embed' | 'antiSpoof';
+
+/**
+ * The smallest face height, in image pixels, that could change what the caller makes of the faces found so far;
+ * the detector searches further (tiles) only where faces that small could have been missed.
+ */
+export type RelevantHeight = (found: readonly Detection[]) => number;
+
 export interface FacePipeline {
-  /** Every face found and confirmed, largest first. */
-  detect(raster: Raster): Promise<Detection[]>;
-  locate(raster: Raster, detection: Detection): Promise<LocatedFace>;
+  /** Every face found and confirmed, largest first, in full-resolution image coordinates. */
+  detect(image: FaceImage, relevantHeight: RelevantHeight): Promise<Detection[]>;
+  locate(image: FaceImage, detection: Detection, uses: readonly FaceUse[]): Promise<LocatedFace>;
   /** The face's L2-normalised embedding. */
-  embed(raster: Raster, face: LocatedFace): Promise<Float32Array>;
+  embed(image: FaceImage, face: LocatedFace): Promise<Float32Array>;
   /** Probability that the face is a presentation attack: the mean over the anti-spoof models of the manifest. */
-  attackProbability(raster: Raster, face: LocatedFace): Promise<number>;
+  attackProbability(image: FaceImage, face: LocatedFace): Promise<number>;
 }
 
 /**
- * When the whole-image pass finds no face, or only faces shorter than this share of the image height, the image is
- * searched again in tiles: the detector sees the whole image at 320×240, where such faces are a few pixels tall.
+ * Each pass samples from a view at least this many times denser than the detector's input, so that shrinking it to
+ * the input averages pixels rather than skipping them; crops for the other models likewise.
  */
-const TILE_WHEN_LARGEST_FACE_BELOW = 0.2;
-/** Tiling helps only where a tile still has more pixels than the detector input. */
-const TILE_WHEN_IMAGE_EXCEEDS_INPUT = 1.5;
+const VIEW_DENSITY = 2;
+/**
+ * Tiles look for faces the whole-image pass may miss, those under its reliable height; a tile's candidate more than
+ * this many times taller is one the whole pass would have found were it a face (measured: false boxes on coins and
+ * on a group photo's clothes, 2.5 to 10 times that height).
+ */
+const TILE_FACE_LIMIT = 2;
+/** Bounds the passes a search for small faces may cost: past it, the finest grid of this many tiles is searched. */
+const MAX_TILES = 6;
 /** Bounds the extra detector runs a crowd of low-confidence candidates can cost; the rest are dropped. */
 const MAX_VERIFICATIONS = 8;
 /** Mid-grey, the neutral value outside the image on padded and verification canvases. */
 const CANVAS_GREY: Border = { fill: 127 };
+/** The region a face is first read at: its square box enlarged this much holds the aligned face whatever its pose. */
+const ALIGNMENT_CONTEXT = 2;
 
-export function createFacePipeline(registry: ModelRegistry, observe: StageObserver = ignoreStages): FacePipeline {
+const union = (rects: readonly Rect[]): Rect => {
+  const x1 = Math.min(...rects.map((r) => r.x));
+  const y1 = Math.min(...rects.map((r) => r.y));
+  const x2 = Math.max(...rects.map((r) => r.x + r.width));
+  const y2 = Math.max(...rects.map((r) => r.y + r.height));
+  return { x: x1, y: y1, width: x2 - x1, height: y2 - y1 };
+};
+
+const covers = (view: ImageView, rect: Rect): boolean =>
+  rect.x >= view.region.x && rect.y >= view.region.y && rect.x + rect.width <= view.region.x + view.region.width && rect.y + rect.height <= view.region.y + view.region.height;
+
+const enlarged = (box: Box, factor: number): Rect => {
+  const width = (box.x2 - box.x1) * factor;
+  const height = (box.y2 - box.y1) * factor;
+  return { x: (box.x1 + box.x2 - width) / 2, y: (box.y1 + box.y2 - height) / 2, width, height };
+};
+
+export interface PipelineOptions {
+  /** Embed the aligned face and its mirror image and average the two (test-time augmentation): twice the embedder's cost. */
+  mirroredEmbedding: boolean;
+}
+
+export function createFacePipeline(registry: ModelRegistry, options: PipelineOptions, observe: StageObserver = ignoreStages): FacePipeline {
   const { detector, landmarker, embedder, antiSpoof } = registry.pipeline;
   const detectorSession = registry.session(detector.id);
   const embedderSession = registry.session(embedder.id);
@@ -60,84 +90,148 @@ export function createFacePipeline(registry: ModelRegistry, observe: StageObserv
 
   const [, , inputHeight, inputWidth] = detector.input.shape as [number, number, number, number];
   const params = detector.params;
+  const embedderHeight = embedder.input.shape[2]!;
 
-  async function detectIn(raster: Raster, region: Rect, border: Border, threshold = params.scoreThreshold): Promise<Detection[]> {
+  /** The view a pass over `region` samples from: the image at VIEW_DENSITY times the input's density, at most whole. */
+  const viewFor = (image: FaceImage, region: Rect, area?: Rect): Promise<ImageView> =>
+    image.view(Math.min(1, VIEW_DENSITY * inputScale(region, inputWidth, inputHeight, family.fit)), area);
+
+  /** Faces at least this tall (image pixels) are found by one pass over `region` (measured: tools/detector-recall.ts). */
+  const reliableHeight = (region: Rect): number => params.reliableFaceHeight / placeRegion(region, inputWidth, inputHeight, family.fit).scaleY;
+
+  async function detectIn(view: ImageView, region: Rect, border: Border, threshold = params.scoreThreshold): Promise<Detection[]> {
     const placement = placeRegion(region, inputWidth, inputHeight, family.fit);
-    const input = detectorInput(raster, placement, detector, border);
+    const input = sampleView(view, placement.mapping, detector.input, border);
     const outputs = await detectorSession.run({ [detector.input.name]: { data: input, dims: detector.input.shape } });
     const data = Object.fromEntries(Object.entries(outputs).map(([name, tensor]) => [name, tensor.data]));
     return family.decode(data, threshold).map((candidate) => toImageDetection(candidate, placement));
   }
 
+  /** A weak candidate is a face when the detector finds it again in every verification window around it. */
+  async function confirmed(image: FaceImage, candidate: Detection): Promise<boolean> {
+    for (const context of params.verificationContexts) {
+      const window = verificationRegion(candidate.box, context, inputWidth / inputHeight);
+      const area = clipToImage(window, image.width, image.height);
+      if (!area) return false;
+      const again = await detectIn(await viewFor(image, window, area), window, CANVAS_GREY, params.verificationScore);
+      if (!again.some((d) => iou(d.box, candidate.box) > params.nmsIouThreshold)) return false;
+    }
+    return true;
+  }
+
+  /**
+   * The whole image in one pass, which finds every face down to a measured height; tiles only where a face smaller
+   * than that could exist and matter to the caller; a padded canvas when nothing confident was found (faces that fill
+   * the photo). Confident candidates are faces; weaker ones must be found again in a window around them, which
+   * removes the false boxes this kind of detector raises on animals and textures.
+   */
+  async function findFaces(image: FaceImage, relevantHeight: RelevantHeight): Promise<Detection[]> {
+    const whole = wholeImage(image);
+    const faces: Detection[] = [];
+    const candidates: Detection[] = [];
+    let verifications = 0;
+    /** New candidates of a pass, less the faces already found; confident ones are faces, weak ones are checked. */
+    const merge = async (found: Detection[]): Promise<void> => {
+      const fresh = nonMaxSuppression(found, params.nmsIouThreshold).filter((c) => !faces.some((f) => sameFace(f.box, c.box, params.nmsIouThreshold)));
+      candidates.push(...fresh);
+      for (const candidate of fresh.sort((a, b) => boxHeight(b.box) - boxHeight(a.box))) {
+        if (candidate.score >= params.confidentScore) faces.push(candidate);
+        else if (verifications++ < MAX_VERIFICATIONS && (await confirmed(image, candidate))) faces.push(candidate);
+      }
+    };
+
+    const overview = await viewFor(image, whole);
+    await merge(await detectIn(overview, whole, 'replicate'));
+    const wholeReliable = reliableHeight(whole);
+    const wanted = relevantHeight(faces);
+    if (wanted < wholeReliable) {
+      const grid = tileGrid(image, { inputWidth, inputHeight, fit: family.fit, reliableFaceHeight: params.reliableFaceHeight }, wanted, wholeReliable, MAX_TILES);
+      if (grid) {
+        const tileView = await viewFor(image, grid.regions[0]!);
+        const found = (await Promise.all(grid.regions.map((region) => detectIn(tileView, region, 'replicate')))).flat();
+        await merge(found.filter((candidate) => boxHeight(candidate.box) <= TILE_FACE_LIMIT * wholeReliable));
+      }
+    }
+    if (!candidates.some((d) => d.score >= params.confidentScore)) {
+      await merge(await detectIn(overview, paddedRegion(image, params.paddingMargin), CANVAS_GREY));
+    }
+    return faces.sort((a, b) => boxHeight(b.box) - boxHeight(a.box));
+  }
+
+  /** The region and scale a face's later steps read, so that one decode serves them all. */
+  function faceArea(image: FaceImage, detection: Detection, faceBox: Box, uses: readonly FaceUse[]): { area: Rect; scale: number } {
+    const needs: { rect: Rect; scale: number }[] = [];
+    if (landmarker) {
+      const crop = contextCrop(faceBox, landmarker.params.cropScale, image.width, image.height);
+      needs.push({ rect: crop, scale: (VIEW_DENSITY * landmarker.input.shape[2]!) / crop.height });
+    }
+    if (uses.includes('embed')) {
+      needs.push({ rect: enlarged(faceBox, ALIGNMENT_CONTEXT), scale: (VIEW_DENSITY * embedderHeight) / boxHeight(faceBox) });
+    }
+    if (uses.includes('antiSpoof')) {
+      for (const model of antiSpoof) {
+        const crop = antiSpoofCrop(image, faceBox, detection.box, model);
+        needs.push({ rect: crop, scale: (VIEW_DENSITY * model.input.shape[2]!) / crop.height });
+      }
+    }
+    if (needs.length === 0) needs.push({ rect: enlarged(faceBox, 1), scale: 1 });
+    const area = clipToImage(union(needs.map((n) => n.rect)), image.width, image.height) ?? wholeImage(image);
+    return { area, scale: Math.min(1, Math.max(...needs.map((n) => n.scale))) };
+  }
+
+  /** The face's view when it holds `rect` (clipped to the image), else a new view of it at the face view's scale. */
+  async function viewHolding(image: FaceImage, face: LocatedFace, rect: Rect): Promise<ImageView> {
+    const area = clipToImage(rect, image.width, image.height);
+    if (!area || covers(face.view, area)) return face.view;
+    return image.view(face.view.scale, area);
+  }
+
   /** Five points from the 68-point landmarker when the manifest has one, else the detector's own. */
-  async function fivePoints(raster: Raster, detection: Detection, faceBox: Box): Promise<Point[]> {
+  async function fivePoints(view: ImageView, image: FaceImage, detection: Detection, faceBox: Box): Promise<Point[]> {
     if (!landmarker) {
       if (!detection.keypoints) throw new Error(`detector ${detector.id} gave no landmarks and no landmarker is configured`);
       return detection.keypoints;
     }
-    const crop = contextCrop(faceBox, landmarker.params.cropScale, raster.width, raster.height);
+    const crop = contextCrop(faceBox, landmarker.params.cropScale, image.width, image.height);
     const outputs = await registry.session(landmarker.id).run({
-      [landmarker.input.name]: { data: landmarkInput(raster, crop, landmarker), dims: landmarker.input.shape },
+      [landmarker.input.name]: { data: landmarkInput(view, crop, landmarker), dims: landmarker.input.shape },
     });
     return fivePointsFrom68(decodeLandmarks(outputs[landmarker.outputs[0]!.name]!.data, crop));
   }
 
-  async function confirmed(raster: Raster, candidate: Detection): Promise<boolean> {
-    const region = verificationRegion(candidate.box, params.verificationContext, inputWidth / inputHeight);
-    const again = await detectIn(raster, region, CANVAS_GREY, params.verificationScore);
-    return again.some((d) => iou(d.box, candidate.box) > params.nmsIouThreshold);
-  }
-
-  /**
-   * Candidates from the whole image; from tiles when faces may be too small for it; from a padded canvas when nothing
-   * confident was found (faces that fill the photo). Confident candidates are faces; the others must be found again
-   * in a window around them, which removes the false boxes this detector raises on animals and textures.
-   */
-  async function findFaces(raster: Raster): Promise<Detection[]> {
-    const nms = (detections: Detection[]): Detection[] => nonMaxSuppression(detections, params.nmsIouThreshold);
-    let candidates = nms(await detectIn(raster, fullRegion(raster), 'replicate'));
-    const largest = Math.max(0, ...candidates.map((d) => boxHeight(d.box)));
-    const tileable = raster.width >= TILE_WHEN_IMAGE_EXCEEDS_INPUT * inputWidth && raster.height >= TILE_WHEN_IMAGE_EXCEEDS_INPUT * inputHeight;
-    if (tileable && largest < TILE_WHEN_LARGEST_FACE_BELOW * raster.height) {
-      const tiles = await Promise.all(tileRegions(raster.width, raster.height).map((region) => detectIn(raster, region, 'replicate')));
-      candidates = nms([...candidates, ...tiles.flat()]);
-    }
-    if (!candidates.some((d) => d.score >= params.confidentScore)) {
-      candidates = nms([...candidates, ...(await detectIn(raster, paddedRegion(raster, params.paddingMargin), CANVAS_GREY))]);
-    }
-    candidates.sort((a, b) => boxHeight(b.box) - boxHeight(a.box));
-    const faces: Detection[] = [];
-    let verifications = 0;
-    for (const candidate of candidates) {
-      if (candidate.score >= params.confidentScore) faces.push(candidate);
-      else if (verifications++ < MAX_VERIFICATIONS && (await confirmed(raster, candidate))) faces.push(candidate);
-    }
-    return faces;
-  }
-
   return {
-    detect: (raster) => timedStage('detect', () => findFaces(raster)),
+    detect: (image, relevantHeight) => timedStage('detect', () => findFaces(image, relevantHeight)),
 
-    locate: (raster, detection) =>
+    locate: (image, detection, uses) =>
       timedStage('landmarks', async () => {
-        const faceBox = squareFaceBox(detection.box, raster.width, raster.height);
-        return { detection, faceBox, fivePoints: await fivePoints(raster, detection, faceBox) };
+        const faceBox = squareFaceBox(detection.box, image.width, image.height);
+        const { area, scale } = faceArea(image, detection, faceBox, uses);
+        const view = await image.view(scale, area);
+        return { detection, faceBox, view, fivePoints: await fivePoints(view, image, detection, faceBox) };
       }),
 
-    embed: (raster, face) =>
+    embed: (image, face) =>
       timedStage('embed', async () => {
-        const input = embedderInput(raster, alignmentTransform(face.fivePoints, embedder), embedder);
-        const outputs = await embedderSession.run({ [embedder.input.name]: { data: input, dims: embedder.input.shape } });
-        return l2Normalise(outputs[embedder.outputs[0]!.name]!.data);
+        const transform = alignmentTransform(face.fivePoints, embedder);
+        const view = await viewHolding(image, face, alignedFootprint(transform, embedder));
+        const embedding = async (mirrored: boolean): Promise<Float32Array> => {
+          const input = embedderInput(view, transform, embedder, mirrored);
+          const outputs = await embedderSession.run({ [embedder.input.name]: { data: input, dims: embedder.input.shape } });
+          return l2Normalise(outputs[embedder.outputs[0]!.name]!.data);
+        };
+        if (!options.mirroredEmbedding) return embedding(false);
+        const [straight, mirror] = await Promise.all([embedding(false), embedding(true)]);
+        return l2Normalise(straight.map((value, i) => value + mirror[i]!));
       }),
 
-    attackProbability: (raster, face) =>
+    attackProbability: (image, face) =>
       timedStage('liveness', async () => {
         const probabilities = await Promise.all(
           antiSpoof.map(async (model) => {
-            const box = model.params.faceBox === 'square' ? face.faceBox : face.detection.box;
+            const crop = antiSpoofCrop(image, face.faceBox, face.detection.box, model);
+            const view = await viewHolding(image, face, crop);
             const outputs = await registry.session(model.id).run({
-              [model.input.name]: { data: antiSpoofInput(raster, box, model), dims: model.input.shape },
+              [model.input.name]: { data: antiSpoofInput(view, crop, model), dims: model.input.shape },
             });
             return attackProbability(outputs[model.outputs[0]!.name]!.data, model);
           }),

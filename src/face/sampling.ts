@@ -1,13 +1,6 @@
 import type { ModelInputSpec } from '../models/manifest.js';
-import type { Raster } from '../media/raster.js';
+import type { ImageView, Raster, Rect } from '../media/raster.js';
 import type { Affine } from './geometry.js';
-
-export interface Rect {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
 
 /** What samples outside the source read: the nearest edge pixel, or a constant grey level (0 = black). */
 export type Border = 'replicate' | { fill: number };
@@ -20,6 +13,18 @@ export function resizeMapping(rect: Rect, outWidth: number, outHeight: number): 
   const sx = rect.width / outWidth;
   const sy = rect.height / outHeight;
   return [sx, 0, rect.x + 0.5 * sx - 0.5, 0, sy, rect.y + 0.5 * sy - 0.5];
+}
+
+/** Composes an output→image mapping with the image→raster mapping of a view. */
+export function viewMapping(view: ImageView, outputToImage: Affine): Affine {
+  const [a, b, c, d, e, f] = outputToImage;
+  const k = view.scale;
+  return [k * a, k * b, k * (c - view.region.x + 0.5) - 0.5, k * d, k * e, k * (f - view.region.y + 0.5) - 0.5];
+}
+
+/** sampleToTensor through a view: `outputToImage` maps model input pixels to full-resolution image coordinates. */
+export function sampleView(view: ImageView, outputToImage: Affine, spec: ModelInputSpec, border: Border): Float32Array {
+  return sampleToTensor(view.raster, viewMapping(view, outputToImage), spec, border);
 }
 
 // ITU-R BT.601 luma, the weights OpenCV's RGB→grey conversion uses.

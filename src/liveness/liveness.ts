@@ -9,6 +9,8 @@ export interface LivenessDeps {
   analyser: MediaAnalyser;
   /** Default `threshold_spoofing`: a score at or above it is an attack. */
   threshold: number;
+  /** Best shots are sent at most this many pixels, as video frames are sampled. */
+  bestShotMaxPixels: number;
 }
 
 export interface MediaPart {
@@ -33,16 +35,10 @@ export function createLiveness(deps: LivenessDeps): Liveness {
 
   async function bestShot(item: AnalysedMedia): Promise<BestShotImage | undefined> {
     if (!item.analysis.outcome.ok) return undefined;
-    const raster = item.analysis.outcome.bestShot;
-    const jpeg = await encodeJpeg(raster);
-    return {
-      mediaId: item.id,
-      imageB64: jpeg.toString('base64'),
-      md5: createHash('md5').update(jpeg).digest('hex'),
-      width: raster.width,
-      height: raster.height,
-      size: jpeg.length,
-    };
+    const frame = item.analysis.outcome.bestShot;
+    const view = await frame.view(Math.min(1, Math.sqrt(deps.bestShotMaxPixels / (frame.width * frame.height))));
+    const { jpeg, width, height } = await encodeJpeg(view.raster, deps.bestShotMaxPixels);
+    return { mediaId: item.id, imageB64: jpeg.toString('base64'), md5: createHash('md5').update(jpeg).digest('hex'), width, height, size: jpeg.length };
   }
 
   return {

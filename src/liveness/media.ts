@@ -5,8 +5,8 @@ import { boxHeight } from '../face/geometry.js';
 import type { FacePipeline } from '../face/pipeline.js';
 import { type ArchiveLimits, readFrameArchive } from '../media/archive.js';
 import { looksLikeJsonObject, readCaptureObject } from '../media/capture.js';
-import { type DecodeLimits, decodeImage, imageMimeTypes, sniffImageFormat } from '../media/image.js';
-import type { Raster } from '../media/raster.js';
+import { type DecodeLimits, imageMimeTypes, openImage, sniffImageFormat } from '../media/image.js';
+import { type FaceImage, rasterImage } from '../media/raster.js';
 import { decodeVideo, type VideoInfo, type VideoLimits } from '../media/video.js';
 import { ignoreStages, type StageObserver, timed } from '../observability/stages.js';
 import { bestShotIndex, faceSharpness, frontality, type ShotQuality } from './quality.js';
@@ -43,11 +43,11 @@ export interface MediaInfo {
 export interface FrameScore {
   confidenceSpoofing: number;
   quality: ShotQuality;
-  raster: Raster;
+  frame: FaceImage;
 }
 
 export type MediaOutcome =
-  | { ok: true; confidenceSpoofing: number; framesScored: number; bestShot: Raster }
+  | { ok: true; confidenceSpoofing: number; framesScored: number; bestShot: FaceImage }
   | { ok: false; detail: string };
 
 export interface MediaAnalysis {
@@ -77,32 +77,34 @@ export function median(values: readonly number[]): number {
 export function createMediaAnalyser(deps: LivenessMediaDeps) {
   const { pipeline, limits } = deps;
   const observe = deps.observe ?? ignoreStages;
-  const decode = (bytes: Uint8Array): ReturnType<typeof decodeImage> => timed(observe, 'decode', () => decodeImage(bytes, limits.decode));
+  const decode = (bytes: Uint8Array): ReturnType<typeof openImage> => openImage(bytes, limits.decode, observe);
+  /** Only the largest face is scored: smaller faces than the largest found need no further search. */
+  const largestMatters = (found: readonly Detection[]): number => Math.max(limits.minFaceHeight, ...found.map((face) => boxHeight(face.box)));
 
   /** The largest usable face of a frame, scored; undefined when the frame shows none. */
-  async function scoreFrame(raster: Raster): Promise<FrameScore | undefined> {
-    const faces = (await pipeline.detect(raster)).filter((face: Detection) => boxHeight(face.box) >= limits.minFaceHeight);
+  async function scoreFrame(frame: FaceImage): Promise<FrameScore | undefined> {
+    const faces = (await pipeline.detect(frame, largestMatters)).filter((face: Detection) => boxHeight(face.box) >= limits.minFaceHeight);
     const largest = faces[0];
     if (!largest) return undefined;
-    const face = await pipeline.locate(raster, largest);
+    const face = await pipeline.locate(frame, largest, ['antiSpoof']);
     return {
-      confidenceSpoofing: await pipeline.attackProbability(raster, face),
-      quality: { sharpness: faceSharpness(raster, face.faceBox), frontality: frontality(face.fivePoints), faceHeight: boxHeight(largest.box) },
-      raster,
+      confidenceSpoofing: await pipeline.attackProbability(frame, face),
+      quality: { sharpness: faceSharpness(face.view, face.faceBox), frontality: frontality(face.fivePoints), faceHeight: boxHeight(largest.box) },
+      frame,
     };
   }
 
-  async function decodeFrames(kind: MediaKind, bytes: Uint8Array, cancel: AbortSignal | undefined): Promise<{ frames: Raster[]; info: Partial<MediaInfo>; fromVirtualCamera: boolean }> {
+  async function decodeFrames(kind: MediaKind, bytes: Uint8Array, cancel: AbortSignal | undefined): Promise<{ frames: FaceImage[]; info: Partial<MediaInfo>; fromVirtualCamera: boolean }> {
     switch (kind) {
       case 'image': {
-        const raster = await decode(bytes);
-        return { frames: [raster], info: { mimeType: imageMimeTypes[raster.format], width: raster.sourceWidth, height: raster.sourceHeight }, fromVirtualCamera: false };
+        const image = await decode(bytes);
+        return { frames: [image], info: { mimeType: imageMimeTypes[image.format], width: image.width, height: image.height }, fromVirtualCamera: false };
       }
       case 'video': {
         const video = await timed(observe, 'video_decode', () => decodeVideo(bytes, limits.video, deps.ffmpegPath, cancel));
         const { durationSeconds, fps, width, height, container } = video.info;
         return {
-          frames: video.frames.map((f) => f.raster),
+          frames: video.frames.map((f) => rasterImage(f.raster)),
           info: { mimeType: videoMimeTypes[container], width, height, video: { durationSeconds, fps }, frameCount: video.frames.length },
           fromVirtualCamera: false,
         };
@@ -127,21 +129,29 @@ export function createMediaAnalyser(deps: LivenessMediaDeps) {
   async function analyse(bytes: Uint8Array, cancel?: AbortSignal): Promise<MediaAnalysis> {
     const kind = sniffMediaKind(bytes);
     const info: MediaInfo = { kind, mimeType: 'application/octet-stream', size: bytes.length, md5: createHash('md5').update(bytes).digest('hex') };
-    let decoded: Awaited<ReturnType<typeof decodeFrames>>;
-    try {
-      decoded = await decodeFrames(kind, bytes, cancel);
-    } catch (error) {
+    const unreadable = (error: unknown): MediaAnalysis => {
       if (error instanceof ServiceError && error.kind === 'sample-unreadable') {
         return { info, fromVirtualCamera: false, outcome: { ok: false, detail: error.detail ?? 'the media cannot be read' } };
       }
       throw error;
+    };
+    let decoded: Awaited<ReturnType<typeof decodeFrames>>;
+    try {
+      decoded = await decodeFrames(kind, bytes, cancel);
+    } catch (error) {
+      return unreadable(error);
     }
     Object.assign(info, decoded.info);
     const scored: FrameScore[] = [];
-    for (const frame of decoded.frames) {
-      if (cancel?.aborted) throw new ServiceError('client-closed');
-      const score = await scoreFrame(frame);
-      if (score) scored.push(score);
+    // Images are decoded as each step reads them: a frame whose pixels turn out unreadable fails the media too.
+    try {
+      for (const frame of decoded.frames) {
+        if (cancel?.aborted) throw new ServiceError('client-closed');
+        const score = await scoreFrame(frame);
+        if (score) scored.push(score);
+      }
+    } catch (error) {
+      return unreadable(error);
     }
     if (scored.length === 0) {
       const where = decoded.frames.length > 1 ? `any of the ${decoded.frames.length} frames` : 'the image';
@@ -154,7 +164,7 @@ export function createMediaAnalyser(deps: LivenessMediaDeps) {
         ok: true,
         confidenceSpoofing: median(scored.map((s) => s.confidenceSpoofing)),
         framesScored: scored.length,
-        bestShot: scored[bestShotIndex(scored.map((s) => s.quality))]!.raster,
+        bestShot: scored[bestShotIndex(scored.map((s) => s.quality))]!.frame,
       },
     };
   }

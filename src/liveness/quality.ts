@@ -1,7 +1,7 @@
 import type { Box, Point } from '../face/geometry.js';
-import { resizeMapping, sampleToTensor } from '../face/sampling.js';
+import { resizeMapping, sampleView } from '../face/sampling.js';
 import type { ModelInputSpec } from '../models/manifest.js';
-import type { Raster } from '../media/raster.js';
+import type { ImageView } from '../media/raster.js';
 
 /** Faces are compared for sharpness at one size, so that a larger face does not look sharper for being larger. */
 const SHARPNESS_SIZE = 96;
@@ -15,9 +15,9 @@ const greyPatch: ModelInputSpec = {
 };
 
 /** Variance of the Laplacian of the face, resampled to 96×96 grey: higher is sharper (focus, motion blur). */
-export function faceSharpness(raster: Raster, faceBox: Box): number {
+export function faceSharpness(view: ImageView, faceBox: Box): number {
   const region = { x: faceBox.x1, y: faceBox.y1, width: faceBox.x2 - faceBox.x1, height: faceBox.y2 - faceBox.y1 };
-  const grey = sampleToTensor(raster, resizeMapping(region, SHARPNESS_SIZE, SHARPNESS_SIZE), greyPatch, 'replicate');
+  const grey = sampleView(view, resizeMapping(region, SHARPNESS_SIZE, SHARPNESS_SIZE), greyPatch, 'replicate');
   let sum = 0;
   let sumOfSquares = 0;
   let count = 0;

@@ -49,11 +49,19 @@ const detection = {
   /** Candidates at or above this score are faces; those below must be found again in a verification window. */
   confidentScore: z.number().gt(0).lte(1),
   verificationScore: z.number().gt(0).lt(1),
-  /** Height of the verification window, in face heights. */
-  verificationContext: z.number().gt(1),
+  /**
+   * Heights of the verification windows, in face heights: a weak candidate must be found again in each. A real face
+   * is found again at every scale; the false boxes of a detector (an animal's face, a texture) at one at most.
+   */
+  verificationContexts: z.array(z.number().gt(1)).min(1),
   /** Margin of the canvas used when no confident face is found, as a share of the image size per side. */
   paddingMargin: z.number().gt(0),
   nmsIouThreshold: z.number().gt(0).lt(1),
+  /**
+   * Height, in detector input pixels, down to which one pass finds every face (measured with
+   * tools/detector-recall.ts): the service searches tiles only where smaller faces could matter.
+   */
+  reliableFaceHeight: z.number().positive(),
 };
 
 const strides = z.array(z.number().int().positive()).min(1);

@@ -3,10 +3,8 @@ import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { composeApp } from '../../src/compose.js';
+import { loadFaceModels } from '../../src/compose.js';
 import { loadConfig, projectRoot } from '../../src/config.js';
-import { loadModels } from '../../src/models/registry.js';
-import { createLogger } from '../../src/observability/logger.js';
 import { dataPath, readData } from '../helpers/data.js';
 import { postMultipart } from '../helpers/multipart.js';
 import { expectError, postImage, type TestService, startService } from '../helpers/service.js';
@@ -105,14 +103,10 @@ describe('operator models that do not fit their family', () => {
   });
   after(() => rm(root, { recursive: true, force: true }));
 
+  /** Loads the models as every entry point does: sha256, graphs against the manifest, family contracts. */
   const start = async (dir: string): Promise<void> => {
-    const config = loadConfig({ MODELS_DIR: dir, LOG_LEVEL: 'silent' });
-    const registry = await loadModels(dir, { intraOpThreads: 1 });
-    try {
-      composeApp(config, registry, createLogger('silent'), () => ({ status: 0, message: '' }));
-    } finally {
-      await registry.release();
-    }
+    const registry = await loadFaceModels(loadConfig({ MODELS_DIR: dir, LOG_LEVEL: 'silent' }), { intraOpThreads: 1, workers: 1 });
+    await registry.release();
   };
 
   it('refuses a YuNet file declared as an UltraFace detector, naming the model and the missing outputs', async () => {

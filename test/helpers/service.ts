@@ -2,10 +2,10 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Writable } from 'node:stream';
 import { createApp, type HealthStatus } from '../../src/app.js';
-import { composeApp } from '../../src/compose.js';
+import { composeApp, loadFaceModels } from '../../src/compose.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { ModelRuntimeError } from '../../src/errors.js';
-import { loadModels, type ModelRegistry } from '../../src/models/registry.js';
+import type { ModelRegistry } from '../../src/models/registry.js';
 import { createLogger } from '../../src/observability/logger.js';
 
 export interface TestService {
@@ -41,7 +41,7 @@ function withFault(registry: ModelRegistry, fault: ModelFault): ModelRegistry {
 /** The real app with the bundled models, listening on an ephemeral loopback port; logs go to `logs` if given. */
 export async function startService(env: NodeJS.ProcessEnv = {}, fault?: ModelFault, logs?: Writable): Promise<TestService> {
   const config = loadConfig({ LOG_LEVEL: 'silent', ...env });
-  const loaded = await loadModels(config.modelsDir, { intraOpThreads: config.onnxIntraOpThreads, workers: config.inferenceWorkers });
+  const loaded = await loadFaceModels(config);
   const registry = fault ? withFault(loaded, fault) : loaded;
   const health = (): HealthStatus => ({ status: 0, message: '' });
   const logger = logs ? createLogger('info', logs) : createLogger(config.logLevel);

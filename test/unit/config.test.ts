@@ -7,7 +7,8 @@ describe('loadConfig', () => {
     const config = loadConfig({});
     assert.equal(config.port, 8080);
     assert.equal(config.maxImageBytes, 10 * 1024 * 1024);
-    assert.equal(config.faceComparableRatio, 0.45);
+    assert.equal(config.faceComparableRatio, 0.7);
+    assert.equal(config.faceChoice, 'dominant');
     assert.ok(config.modelsDir.endsWith('models'));
   });
 

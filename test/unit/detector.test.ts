@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Detection, nonMaxSuppression, paddedRegion, placeRegion, tileRegions, verificationRegion } from '../../src/face/detector.js';
+import { type Detection, nonMaxSuppression, paddedRegion, placeRegion, tileGrid, verificationRegion } from '../../src/face/detector.js';
 import { scrfdFamily } from '../../src/face/detector-scrfd.js';
 import { ultrafaceFamily } from '../../src/face/detector-ultraface.js';
 import { yunetFamily } from '../../src/face/detector-yunet.js';
@@ -121,13 +121,34 @@ describe('nonMaxSuppression', () => {
 });
 
 describe('search regions', () => {
-  it('tiles cover the whole image with overlap', () => {
-    const tiles = tileRegions(1000, 600);
-    assert.equal(tiles.length, 4);
-    for (const [x, y] of [[0, 0], [999, 0], [0, 599], [999, 599], [500, 300]] as const) {
-      assert.ok(tiles.some((t) => x >= t.x && x <= t.x + t.width && y >= t.y && y <= t.y + t.height));
+  const ultraface = { inputWidth: 320, inputHeight: 240, fit: 'letterbox' as const, reliableFaceHeight: 20 };
+
+  it('a portrait selfie whose smallest relevant face is under the whole pass\'s reach takes two tiles, one above the other', () => {
+    // Whole pass over 720×1280: 240/1280 input pixels per image pixel, reliable from 107 px.
+    const grid = tileGrid({ width: 720, height: 1280 }, ultraface, 90, 107, 6)!;
+    assert.equal(grid.regions.length, 2);
+    assert.ok(grid.reliableHeight <= 90, `${grid.reliableHeight}`);
+    assert.deepEqual(grid.regions.map((r) => [r.x, r.width]), [[0, 720], [0, 720]]);
+    // The two tiles overlap by the whole pass's reliable height, so that no face under it is cut in both.
+    assert.ok(Math.abs(grid.regions[0]!.y + grid.regions[0]!.height - grid.regions[1]!.y - 107) < 1e-9);
+  });
+
+  it('covers the whole image, and the cheapest grid that reaches the wanted height is chosen', () => {
+    const grid = tileGrid({ width: 4032, height: 3024 }, ultraface, 150, 252, 6)!;
+    assert.equal(grid.regions.length, 4);
+    for (const [x, y] of [[0, 0], [4031, 0], [0, 3023], [4031, 3023], [2016, 1512]] as const) {
+      assert.ok(grid.regions.some((t) => x >= t.x && x <= t.x + t.width && y >= t.y && y <= t.y + t.height));
     }
-    assert.ok(tiles[0]!.width > 500 && tiles[0]!.height > 300);
+  });
+
+  it('comes as close as the tile budget allows when the wanted height is out of reach', () => {
+    const grid = tileGrid({ width: 4032, height: 3024 }, ultraface, 20, 252, 6)!;
+    assert.ok(grid.regions.length <= 6);
+    assert.ok(grid.reliableHeight > 20 && grid.reliableHeight < 252);
+  });
+
+  it('never enlarges tiles: an image no larger than the input gets none', () => {
+    assert.equal(tileGrid({ width: 250, height: 250 }, ultraface, 20, 20.8, 6), undefined);
   });
 
   it('the padded canvas centres the image with the margin on every side', () => {

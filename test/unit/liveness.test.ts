@@ -5,14 +5,14 @@ import { analysisResolution, confidenceSpoofing, systemResolution } from '../../
 import { median, type MediaAnalysis, sniffMediaKind } from '../../src/liveness/media.js';
 import { parsePayload } from '../../src/liveness/payload.js';
 import { bestShotIndex, frontality } from '../../src/liveness/quality.js';
-import { createRaster } from '../../src/media/raster.js';
+import { createRaster, rasterImage } from '../../src/media/raster.js';
 import type { AntiSpoofEntry } from '../../src/models/manifest.js';
 import { ServiceError } from '../../src/errors.js';
 
 const scored = (confidence: number, fromVirtualCamera = false): MediaAnalysis => ({
   info: { kind: 'image', mimeType: 'image/jpeg', size: 1, md5: '' },
   fromVirtualCamera,
-  outcome: { ok: true, confidenceSpoofing: confidence, framesScored: 1, bestShot: createRaster(1, 1) },
+  outcome: { ok: true, confidenceSpoofing: confidence, framesScored: 1, bestShot: rasterImage(createRaster(1, 1)) },
 });
 const failed: MediaAnalysis = { info: { kind: 'video', mimeType: 'video/mp4', size: 1, md5: '' }, fromVirtualCamera: false, outcome: { ok: false, detail: 'x' } };
 

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { createRaster, type Raster } from '../../src/media/raster.js';
 import { alignmentTransform, embedderInput } from '../../src/face/embedder.js';
 import { invertAffine } from '../../src/face/geometry.js';
-import { resizeMapping, sampleToTensor } from '../../src/face/sampling.js';
+import { resizeMapping, sampleToTensor, sampleView, viewMapping } from '../../src/face/sampling.js';
 import type { EmbedderEntry, ModelInputSpec } from '../../src/models/manifest.js';
 
 function spec(width: number, height: number, channelOrder: ModelInputSpec['channelOrder'], mean = [0, 0, 0], std = [1, 1, 1]): ModelInputSpec {
@@ -84,7 +84,7 @@ describe('embedder alignment warp', () => {
       for (let dy = -2; dy <= 2; dy++) for (let dx = -2; dx <= 2; dx++) raster.data.set([255, 255, 255], ((y + dy) * 300 + x + dx) * 3);
     }
     const transform = alignmentTransform(landmarks, model);
-    const input = embedderInput(raster, transform, model);
+    const input = embedderInput({ raster, region: { x: 0, y: 0, width: 300, height: 300 }, scale: 1 }, transform, model);
     for (const [x, y] of landmarks) {
       const [u, v] = [transform[0] * x + transform[1] * y + transform[2], transform[3] * x + transform[4] * y + transform[5]];
       const value = input[Math.round(v) * 112 + Math.round(u)]!;
@@ -93,3 +93,30 @@ describe('embedder alignment warp', () => {
     assert.deepEqual(invertAffine(transform).length, 6);
   });
 });
+
+describe('views', () => {
+  it('map image coordinates into a region view at its scale, pixel centres aligned', () => {
+    const view = { raster: createRaster(50, 40), region: { x: 100, y: 60, width: 100, height: 80 }, scale: 0.5 };
+    // Image pixel centre 100.5 is the centre of raster pixel 0; the identity output→image mapping shows it.
+    const [a, , c, , e, f] = viewMapping(view, [1, 0, 0, 0, 1, 0]);
+    assert.equal(a, 0.5);
+    assert.equal(e, 0.5);
+    assert.equal(0.5 * 100.5 + c, 0);
+    assert.equal(0.5 * 60.5 + f, 0);
+  });
+
+  it('sample through a region view what sampling the whole image gives, on a linear image', () => {
+    // A linear gradient is the one image whose 2× box-averaged region equals its own samples: red 10·x, green 10·y.
+    const whole = gradient(24, 20);
+    const region = { x: 4, y: 6, width: 16, height: 12 };
+    const half = createRaster(8, 6);
+    for (let v = 0; v < 6; v++) {
+      for (let u = 0; u < 8; u++) half.data.set([10 * (region.x + 2 * u + 0.5), 10 * (region.y + 2 * v + 0.5), 7], (v * 8 + u) * 3);
+    }
+    const crop = resizeMapping({ x: 8, y: 8, width: 8, height: 8 }, 4, 4);
+    const direct = sampleToTensor(whole, crop, spec(4, 4, 'RGB'), 'replicate');
+    const viaView = sampleView({ raster: half, region, scale: 0.5 }, crop, spec(4, 4, 'RGB'), 'replicate');
+    for (let i = 0; i < direct.length; i++) assert.ok(Math.abs(direct[i]! - viaView[i]!) < 1e-6, `${i}: ${direct[i]} vs ${viaView[i]}`);
+  });
+});
+

@@ -1,9 +1,9 @@
+import sharp from 'sharp';
 import { createRaster, type Raster } from '../../src/media/raster.js';
 
 /**
- * Reads a binary (P5) PGM, the format of the AT&T/ORL faces, which the installed sharp cannot decode. Grey is expanded
- * to three equal channels, as decodeImage does for a grey JPEG or PNG, so the pipeline sees what it would see had the
- * image been sent as PNG. The header's fields may be separated by any whitespace and interleaved with `#` comments.
+ * Reads a binary (P5) PGM, the format of the AT&T/ORL faces, which the installed sharp cannot decode, into three
+ * equal channels. The header's fields may be separated by any whitespace and interleaved with `#` comments.
  */
 export function decodePgm(bytes: Uint8Array): Raster {
   let offset = 0;
@@ -42,4 +42,10 @@ export function decodePgm(bytes: Uint8Array): Raster {
     raster.data[3 * i + 2] = grey;
   }
   return raster;
+}
+
+/** The PGM as a lossless PNG: what a client holding these faces would send, since the API takes JPEG and PNG. */
+export function pgmAsPng(bytes: Uint8Array): Promise<Buffer> {
+  const raster = decodePgm(bytes);
+  return sharp(raster.data, { raw: { width: raster.width, height: raster.height, channels: 3 } }).png().toBuffer();
 }
