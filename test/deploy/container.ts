@@ -49,9 +49,9 @@ export async function runOk(program: string, args: readonly string[], env?: Node
 
 /**
  * podman with everything it keeps under `dir`: images and containers (storage.conf), its run-time files, and a
- * containers.conf of the test's own. runc, because crun fails on this machine's hybrid cgroups; raised default
- * ulimits, because raising limits inside a container is not permitted here; cgroupfs and file events, as there is no
- * systemd.
+ * containers.conf of the test's own. runc, as crun fails with the hybrid (v1 and v2) cgroups of these machines;
+ * default ulimits set there, as raising limits inside a container is not permitted here; cgroupfs and file events,
+ * as there is no systemd.
  */
 export class Podman {
   private readonly env: NodeJS.ProcessEnv;
