@@ -4,6 +4,7 @@
 #   runtime  production dependencies only, dist/, the models and the data files the service reads at run time.
 #
 #   docker build -t face-biometrics-api:0.1.0 .
+#   (behind a TLS-inspecting proxy: docker build --secret id=npm_ca,src="$NODE_EXTRA_CA_CERTS" -t ... .)
 #   docker run --rm -p 8080:8080 --read-only --tmpfs /tmp:size=16m face-biometrics-api:0.1.0
 #
 # Base image: pinned to an exact Node 20 / Debian bookworm slim tag; the same in both stages, so that the native
@@ -20,7 +21,12 @@ WORKDIR /app
 # onnxruntime-node's install script tries to download CUDA binaries (not needed: inference runs on the CPU) and fails.
 COPY package.json package-lock.json .npmrc ./
 # All dependencies: tsc, and tsx for the model fetcher, are dev dependencies.
-RUN npm ci
+# Every step that reaches the npm registry mounts the optional build secret npm_ca: the CA bundle of a TLS-inspecting
+# proxy between the builder and the registry (docker build --secret id=npm_ca,src="$NODE_EXTRA_CA_CERTS" .). A secret
+# is mounted only while its RUN runs and is kept in no layer; without it Node's own CA list is used.
+RUN --mount=type=secret,id=npm_ca \
+    if [ -f /run/secrets/npm_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm_ca; fi \
+    && npm ci
 COPY tsconfig.json tsconfig.build.json ./
 COPY src/ src/
 COPY tools/ tools/
@@ -28,16 +34,21 @@ COPY models/ models/
 # Downloads the tarball each entry of models/manifest.json names from the npm registry (the one npm is configured
 # with), checks its sha512 integrity and each extracted file's sha256 against the manifest: any mismatch exits
 # non-zero and fails the build. The .onnx files are never taken from the build context (.dockerignore).
-RUN npm run models
+RUN --mount=type=secret,id=npm_ca \
+    if [ -f /run/secrets/npm_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm_ca; fi \
+    && npm run models
 # tsc -p tsconfig.build.json: src/ and tools/ to dist/ (the entry point is dist/src/server.js).
 RUN npm run build
 
 FROM node:20.20.2-bookworm-slim AS runtime
 # tini as PID 1: forwards SIGTERM to node (which drains, see README) and reaps exited children such as ffmpeg, which
-# the liveness methods run for videos. From Debian's archive; the base image digest pins the rest.
+# the liveness methods run for videos. Debian's ffmpeg decodes those videos: it gets the distribution's security
+# updates, where the binary of @ffmpeg-installer/ffmpeg (still installed: the service imports it) is a 2018 build.
+# From Debian's archive; the base image digest pins the rest.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends tini \
+    && apt-get install -y --no-install-recommends tini ffmpeg \
     && rm -rf /var/lib/apt/lists/*
+ENV FFMPEG_PATH=/usr/bin/ffmpeg
 ENV NODE_ENV=production
 # No ONNX Runtime telemetry from the service (see the build stage).
 ENV ORT_DISABLE_TELEMETRY=1
@@ -49,7 +60,9 @@ COPY package.json package-lock.json .npmrc ./
 # Production dependencies only; the files stay owned by root and read-only to the service's user. onnxruntime-node
 # ships its native library for every OS and CPU (about 220 MB more): only this platform's is kept, so that new pods
 # pull a smaller image when the autoscaler adds them.
-RUN npm ci --omit=dev \
+RUN --mount=type=secret,id=npm_ca \
+    if [ -f /run/secrets/npm_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm_ca; fi \
+    && npm ci --omit=dev \
     && npm cache clean --force \
     && find node_modules/onnxruntime-node/bin -mindepth 3 -maxdepth 3 -type d ! -path "*/linux/$(node -p process.arch)" -exec rm -rf {} +
 COPY --from=build /app/dist/ dist/

@@ -114,7 +114,11 @@ export function createMetrics(build: BuildInfo): Metrics {
     countRejected: (reason) => rejected.inc({ reason }),
     countDecision: (decision, count = 1) => decisions.inc({ decision }, count),
     countLiveness: (mode, result) => liveness.inc({ mode, result }),
-    setModelLoaded: (model, family, loaded) => modelLoaded.set({ model, family }, loaded ? 1 : 0),
+    setModelLoaded: (model, family, loaded) => {
+      modelLoaded.set({ model, family }, loaded ? 1 : 0);
+      // The model's failure count is exported from 0, so that its first failures are an increase Prometheus can see.
+      modelFailures.inc({ model }, 0);
+    },
     countModelFailure: (model) => modelFailures.inc({ model }),
   };
 }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { PrometheusRule } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
@@ -32,6 +33,7 @@ const validators: Record<string, { validate(): void }> = {
   'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler.prototype,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget.prototype,
   'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor.prototype,
+  'monitoring.coreos.com/v1/PrometheusRule': PrometheusRule.prototype,
 };
 
 function loadManifests(): Manifest[] {
