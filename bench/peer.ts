@@ -14,6 +14,7 @@ import { extractImages, type ExtractImageName } from './lib/images.js';
 import { runLoad } from './lib/load-generator.js';
 import { positiveNumber } from './lib/options.js';
 import { startPeers } from './lib/peer-pool.js';
+import { peerImages } from './lib/peer-protocol.js';
 import { type RunInfo, runInfo, writeResults } from './lib/run-info.js';
 import { buildService, startServiceProcess } from './lib/service-process.js';
 import { waitIdle } from './lib/prometheus.js';
@@ -63,7 +64,7 @@ const cores = os.availableParallelism();
 // One request at a time, one per core, and two per core: the peer is single-threaded per process, ours overlaps
 // decoding and parsing with model runs, so each side's best throughput is found without guessing where it peaks.
 const concurrencies = [...new Set([1, cores, 2 * cores])];
-const imageNames: ExtractImageName[] = ['lfw250', 'selfie720'];
+const imageNames = peerImages;
 
 if (!options['no-build']) buildService();
 await waitForQuietMachine();

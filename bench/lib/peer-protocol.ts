@@ -1,5 +1,8 @@
 import type { ExtractImageName } from './images.js';
 
+/** The images ours and the peer are compared on: one of each kind users send. */
+export const peerImages: readonly ExtractImageName[] = ['lfw250', 'selfie720', 'portrait', 'phone12', 'passport'];
+
 /** Asks a peer process to extract from `image` again and again for `seconds`. */
 export interface PeerRunRequest {
   kind: 'run';

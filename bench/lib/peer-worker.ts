@@ -7,7 +7,7 @@ import { loadConfig } from '../../src/config.js';
 import { openImage } from '../../src/media/image.js';
 import { extractImages } from './images.js';
 import { createPeerExtractor } from './peer-human.js';
-import type { PeerMessage, PeerRunRequest } from './peer-protocol.js';
+import { type PeerMessage, type PeerRunRequest, peerImages } from './peer-protocol.js';
 
 const WARMUP_RUNS = 5;
 const send = (message: PeerMessage): void => void process.send!(message);
@@ -22,7 +22,7 @@ async function extractOnce(bytes: Buffer): Promise<boolean> {
   return face.faces === 1 && face.embeddingLength > 0;
 }
 
-for (const image of Object.values(images)) for (let i = 0; i < WARMUP_RUNS; i++) await extractOnce(image.bytes);
+for (const name of peerImages) for (let i = 0; i < WARMUP_RUNS; i++) await extractOnce(images[name].bytes);
 send({ kind: 'ready', backend: peer.backend, versions: peer.versions });
 
 process.on('message', (request: PeerRunRequest) => {

@@ -48,6 +48,9 @@ export async function loadScenarios(serviceUrl: string): Promise<Scenario[]> {
   return [
     extractScenario(images.lfw250),
     extractScenario(images.selfie720),
+    extractScenario(images.portrait),
+    extractScenario(images.phone12),
+    extractScenario(images.phone36),
     extractScenario(images.passport),
     {
       name: 'extract_and_compare 2×250²',

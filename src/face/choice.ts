@@ -24,9 +24,9 @@ interface ImageSize {
 /**
  * Margins, in face heights, that a framed face keeps from the image's sides and from its top and bottom. A face
  * closer to an edge is cut by the frame: someone at the side of another person's photo. Measured (docs/face-choice.md):
- * of the LFW dev bystanders at least 0.7 of their subject's height, 90 % come within 0.19 face heights of a side;
- * the faces that make the group photos of multi_face groups keep at least 0.36 from the sides and, some heads near
- * the top, 0.05 from the top.
+ * of the LFW dev bystanders at least 0.7 of their subject's height, 90 % come within 0.14 face heights of a side;
+ * the faces that make the group photos of multi_face keep at least 0.36 from the sides and, some heads near the top,
+ * 0.05 from the top.
  */
 const SIDE_MARGIN = 0.2;
 const TOP_BOTTOM_MARGIN = 0.05;

@@ -99,13 +99,14 @@ export function createFacePipeline(registry: ModelRegistry, options: PipelineOpt
   /** Faces at least this tall (image pixels) are found by one pass over `region` (measured: tools/detector-recall.ts). */
   const reliableHeight = (region: Rect): number => params.reliableFaceHeight / placeRegion(region, inputWidth, inputHeight, family.fit).scaleY;
 
-  async function detectIn(view: ImageView, region: Rect, border: Border, threshold = params.scoreThreshold): Promise<Detection[]> {
-    const placement = placeRegion(region, inputWidth, inputHeight, family.fit);
-    const input = sampleView(view, placement.mapping, detector.input, border);
-    const outputs = await detectorSession.run({ [detector.input.name]: { data: input, dims: detector.input.shape } });
-    const data = Object.fromEntries(Object.entries(outputs).map(([name, tensor]) => [name, tensor.data]));
-    return family.decode(data, threshold).map((candidate) => toImageDetection(candidate, placement));
-  }
+  const detectIn = (view: ImageView, region: Rect, border: Border, threshold = params.scoreThreshold): Promise<Detection[]> =>
+    timedStage('detector_pass', async () => {
+      const placement = placeRegion(region, inputWidth, inputHeight, family.fit);
+      const input = sampleView(view, placement.mapping, detector.input, border);
+      const outputs = await detectorSession.run({ [detector.input.name]: { data: input, dims: detector.input.shape } });
+      const data = Object.fromEntries(Object.entries(outputs).map(([name, tensor]) => [name, tensor.data]));
+      return family.decode(data, threshold).map((candidate) => toImageDetection(candidate, placement));
+    });
 
   /** A weak candidate is a face when the detector finds it again in every verification window around it. */
   async function confirmed(image: FaceImage, candidate: Detection): Promise<boolean> {

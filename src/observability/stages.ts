@@ -1,5 +1,9 @@
-/** The processing stages whose durations the service measures (face_api_stage_duration_seconds). */
-export type Stage = 'decode' | 'video_decode' | 'detect' | 'landmarks' | 'embed' | 'liveness' | 'match';
+/**
+ * The processing stages whose durations the service measures (face_api_stage_duration_seconds). `detector_pass` is
+ * one run of the detector over a region (the whole image, a tile, a verification window), inside `detect`; `decode`
+ * is one decoded view of an image, inside the step that reads it.
+ */
+export type Stage = 'decode' | 'video_decode' | 'detect' | 'detector_pass' | 'landmarks' | 'embed' | 'liveness' | 'match';
 
 /** Receives each stage's duration; the service passes its metrics, tests and tools pass nothing. */
 export type StageObserver = (stage: Stage, seconds: number) => void;
