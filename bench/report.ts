@@ -19,6 +19,7 @@ import type { LoadReport, LoadRun } from './load.js';
 import type { OverloadReport } from './overload.js';
 import type { PeerReport } from './peer.js';
 import type { SoakReport } from './soak.js';
+import type { UserPhotosReport } from './user-photos.js';
 
 const benchDir = path.join(projectRoot, 'bench');
 const BEGIN = '<!-- results:begin (npm run bench:report writes this section) -->';
@@ -29,8 +30,10 @@ const peer = await readResults<PeerReport>('peer');
 const floor = await readResults<FloorReport>('floor');
 const overload = await readResults<OverloadReport>('overload');
 const soak = await readResults<SoakReport>('soak');
+const userPhotos = await readResults<UserPhotosReport>('user-photos');
 
 const SELFIE = 'extract selfie 1280×720';
+const PORTRAIT = 'extract portrait selfie 720×1280 (001_A.jpg crop, face 15 %)';
 const loadRun = (scenario: string, connections: number): LoadRun | undefined =>
   load?.runs.find((r) => r.scenario === scenario && r.connections === connections);
 
@@ -62,10 +65,21 @@ function targets(): Target[] {
   const worstBestRatio = peerImages.length > 0 ? Math.min(...peerImages.map((image) => best(image, 'ours') / best(image, 'peer'))) : undefined;
   const atCores = peer?.comparisons.filter((c) => c.concurrency === peer.run.machine.cores) ?? [];
   const worstRatioAtCores = atCores.length > 0 ? Math.min(...atCores.map((c) => c.ratio)) : undefined;
+  const portraitRatio = peerImages.includes('portrait') ? best('portrait', 'ours') / best('portrait', 'peer') : undefined;
+  const phones = userPhotos?.photos.filter((p) => p.photoClass === 'phone') ?? [];
+  const slowestPhoneShare = phones.length > 0 ? Math.max(...phones.map((p) => p.extractP50Ms / p.fullDecodeP50Ms)) : undefined;
   const peakRss = load ? Math.max(...load.runs.map((r) => r.peakRssMb), overload?.peakRssMb ?? 0) : undefined;
   return [
     { what: 'extract, 1280×720 selfie, concurrency 8', target: '≥ 70 req/s', ...check(loadRun(SELFIE, 8)?.requestsPerSecond, (v) => v >= 70, 'req/s') },
     { what: 'extract, 1280×720 selfie, concurrency 1, p50', target: '≤ 25 ms', ...check(loadRun(SELFIE, 1)?.latencyMs.p50, (v) => v <= 25, 'ms') },
+    { what: 'extract, portrait selfie 720×1280 (face 15 %), concurrency 8', target: '≥ 70 req/s', ...check(loadRun(PORTRAIT, 8)?.requestsPerSecond, (v) => v >= 70, 'req/s') },
+    { what: 'extract, portrait selfie 720×1280 (face 15 %), concurrency 1, p50', target: '≤ 25 ms', ...check(loadRun(PORTRAIT, 1)?.latencyMs.p50, (v) => v <= 25, 'ms') },
+    { what: 'extract, portrait selfie vs the peer: best req/s of each side', target: '≥ 5×', ...check(portraitRatio, (v) => v >= 5, '×', 2) },
+    {
+      what: 'extract p50 of each 12–36 MP phone photo over sharp\'s full decode of the same JPEG, same run (worst photo)',
+      target: '< 1',
+      ...check(slowestPhoneShare, (v) => v < 1, '×', 2),
+    },
     { what: 'extract throughput vs the peer: best req/s of each side over concurrency 1, cores, 2 × cores (worst image)', target: '≥ 5×', ...check(worstBestRatio, (v) => v >= 5, '×', 2) },
     { what: 'the same at equal concurrency = cores (worst image)', target: '≥ 5×', ...check(worstRatioAtCores, (v) => v >= 5, '×', 2) },
     { what: 'compare_n, 10,000 templates, end to end, p50 (concurrency 1)', target: '≤ 100 ms', ...check(loadRun('compare_n N=10000', 1)?.latencyMs.p50, (v) => v <= 100, 'ms') },
@@ -113,6 +127,29 @@ function loadSection(report: LoadReport): string {
       '"server stages" is the service\'s own face_api_stage_duration_seconds per answered request; "other CPU" is what processes outside the benchmark used (cores), bold when it may have disturbed the run.',
     '',
     markdownTable(['scenario', 'conc.', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'non-2xx + errors', 'RSS before MB', 'peak RSS MB', 'server CPU ms per request', 'main thread CPU ms per request (share of a core busy)', 'server stages, ms per request', 'other CPU'], rows),
+  ].join('\n');
+}
+
+function userPhotosSection(report: UserPhotosReport): string {
+  return [
+    '### Photos as users send them (`npm run bench:user-photos`)',
+    '',
+    runLine(report.run),
+    '',
+    `Each photo alone, ${report.requestsPerPhoto} requests one at a time over HTTP; "sharp full decode" is sharp decoding the whole JPEG (EXIF rotation applied) in the benchmark's process, interleaved with the requests; "detector passes" and the stages come from the service's own metrics (decode counts every view decoded, inside the step that asked for it).`,
+    '',
+    markdownTable(
+      ['photo', 'size', 'status', 'extract p50 ms', 'sharp full decode p50 ms', 'detector passes', 'decode ms', 'detect ms', 'landmarks ms', 'embed ms'],
+      report.photos.map((p) => [
+        p.label,
+        `${p.width}×${p.height}`,
+        String(p.status),
+        fixed(p.extractP50Ms),
+        fixed(p.fullDecodeP50Ms),
+        fixed(p.detectorRunsPerRequest, 1),
+        ...(['decode', 'detect', 'landmarks', 'embed'] as const).map((stage) => fixed(p.stagesMs[stage] ?? 0)),
+      ]),
+    ),
   ].join('\n');
 }
 
@@ -356,6 +393,7 @@ sections.push('### Targets', '', markdownTable(['target', 'required', 'measured'
 if (await throughputChart()) sections.push('', '![requests per second per scenario and concurrency; ours vs the peer](throughput.png)');
 if (floor && (await floorChart(floor))) sections.push('', '![where the milliseconds of one request go](floor.png)');
 if (load) sections.push('', loadSection(load));
+if (userPhotos) sections.push('', userPhotosSection(userPhotos));
 if (peer) sections.push('', peerSection(peer));
 if (floor) sections.push('', floorSection(floor));
 for (const name of (await variantNames('load')).sort()) {
