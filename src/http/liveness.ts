@@ -1,6 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AppDeps, Route } from '../app.js';
-import { ServiceError } from '../errors.js';
+import { clientName, ServiceError } from '../errors.js';
 import type { MediaPart } from '../liveness/liveness.js';
 import { cancellation } from './admission.js';
 import { base64Allowance, imageBody } from './body.js';
@@ -23,20 +23,20 @@ function mediaParts(req: Request, parts: Part[], maxMedia: number, maxMediaBytes
   if (payloads.length > 1) throw new ServiceError('malformed-request', 'the "payload" part appears more than once');
   const payload = payloads[0];
   if (payload?.declaredType && !['text/plain', 'application/json'].includes(payload.declaredType)) {
-    throw new ServiceError('part-content-type', `the payload part is declared ${payload.declaredType.slice(0, 64)}; send JSON`);
+    throw new ServiceError('part-content-type', `the payload part is declared ${clientName(payload.declaredType)}; send JSON`);
   }
   const mediaList = parts.filter((p) => p.name !== PAYLOAD);
   if (mediaList.length === 0) throw new ServiceError('sample-unreadable', 'the request holds no media part');
   if (mediaList.length > maxMedia) throw new ServiceError('too-large', `${mediaList.length} media; at most ${maxMedia} per request`);
   const keys = new Set<string>();
   const media = mediaList.map((part): MediaPart => {
-    if (keys.has(part.name)) throw new ServiceError('malformed-request', `media key "${part.name.slice(0, 64)}" appears more than once`);
+    if (keys.has(part.name)) throw new ServiceError('malformed-request', `media key "${clientName(part.name)}" appears more than once`);
     keys.add(part.name);
     if (!isMediaType(part.declaredType)) {
-      throw new ServiceError('part-content-type', `media "${part.name.slice(0, 64)}" is declared ${part.declaredType!.slice(0, 64)}`);
+      throw new ServiceError('part-content-type', `media "${clientName(part.name)}" is declared ${clientName(part.declaredType!)}`);
     }
-    const bytes = transferDecode(part.bytes, usesBase64(req), () => new ServiceError('sample-unreadable', `media "${part.name.slice(0, 64)}" is not valid base64`));
-    if (bytes.length > maxMediaBytes) throw new ServiceError('too-large', `media "${part.name.slice(0, 64)}" exceeds ${maxMediaBytes} bytes`);
+    const bytes = transferDecode(part.bytes, usesBase64(req), () => new ServiceError('sample-unreadable', `media "${clientName(part.name)}" is not valid base64`));
+    if (bytes.length > maxMediaBytes) throw new ServiceError('too-large', `media "${clientName(part.name)}" exceeds ${maxMediaBytes} bytes`);
     return { key: part.name, filename: part.filename, bytes };
   });
   return { media, payload: payload?.bytes.toString('utf8') };

@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import type { AppDeps, Route } from '../app.js';
 import type { Match, Named } from '../biometry/biometry.js';
 import type { Decision } from '../biometry/score.js';
-import { ServiceError } from '../errors.js';
+import { clientName, ServiceError } from '../errors.js';
 import { type MultipartLimits, multipartBody, type Part, partBytes, type PartSpec, partsOf, selectParts } from './multipart.js';
 import { sendMultipart } from './multipart-response.js';
 import { base64Allowance, imageBody } from './body.js';
@@ -30,7 +30,7 @@ export function patternRoutes(deps: AppDeps): Route[] {
 
   const image = (req: Request, part: Part): Buffer => {
     const bytes = partBytes(part, 'image', usesBase64(req));
-    if (bytes.length > config.maxImageBytes) throw new ServiceError('too-large', `part "${part.name}" exceeds ${config.maxImageBytes} bytes`);
+    if (bytes.length > config.maxImageBytes) throw new ServiceError('too-large', `part "${clientName(part.name)}" exceeds ${config.maxImageBytes} bytes`);
     return bytes;
   };
   const template = (req: Request, part: Part): Buffer => partBytes(part, 'template', usesBase64(req));
@@ -41,7 +41,7 @@ export function patternRoutes(deps: AppDeps): Route[] {
         return { filename: part.filename!, bytes: decode(req, part) };
       } catch (error) {
         if (!(error instanceof ServiceError)) throw error;
-        const candidate = `${what} ${index + 1} ("${part.filename!.slice(0, 64)}")`;
+        const candidate = `${what} ${index + 1} ("${clientName(part.filename!)}")`;
         throw new ServiceError(error.kind, error.detail ? `${candidate}: ${error.detail}` : candidate);
       }
     });

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { errorResponse, ServiceError } from '../errors.js';
+import { clientName, errorResponse, ServiceError } from '../errors.js';
 import { encodeJpeg } from '../media/image.js';
 import { type AnalysedMedia, type AnalysisOutcome, type AnalysisResolution, analysisResolution, type BestShotImage, folderObject, roundScore } from './folder.js';
 import type { MediaAnalyser } from './media.js';
@@ -74,7 +74,7 @@ export function createLiveness(deps: LivenessDeps): Liveness {
           request: analysisRequest,
           id: randomUUID(),
           resolution,
-          error: failure ? { code: sampleError.code, message: `${sampleError.message}: media "${failed!.key.slice(0, 64)}": ${failure}` } : undefined,
+          error: failure ? { code: sampleError.code, message: `${sampleError.message}: media "${clientName(failed!.key)}": ${failure}` } : undefined,
           bestShots: analysisRequest.extractBestShot ? shots : [],
         };
       });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ServiceError } from '../errors.js';
+import { clientName, ServiceError } from '../errors.js';
 
 const metaData = z.record(z.string(), z.unknown());
 
@@ -72,19 +72,19 @@ export function parsePayload(text: string | undefined, mediaKeys: readonly strin
   if (!result.success) {
     const issue = result.error.issues[0]!;
     // The path holds the client's own keys (media keys, metadata): a short prefix of each is enough to find it.
-    const path = issue.path.map((segment) => String(segment).slice(0, 64)).join('.');
+    const path = issue.path.map((segment) => clientName(String(segment))).join('.');
     throw invalid(`payload ${path || '(root)'}: ${issue.message}`);
   }
   const payload = result.data;
   const mediaMetaData = payload['media:meta_data'] ?? {};
   const mediaTags = payload['media:tags'] ?? {};
   for (const key of [...Object.keys(mediaMetaData), ...Object.keys(mediaTags)]) {
-    if (!mediaKeys.includes(key)) throw invalid(`payload refers to media "${key.slice(0, 64)}", which the request does not hold`);
+    if (!mediaKeys.includes(key)) throw invalid(`payload refers to media "${clientName(key)}", which the request does not hold`);
   }
   const analyses = (payload.analyses ?? [{ type: 'quality' }]).map((analysis, index): AnalysisRequest => {
     const type = analysis.type.toLowerCase();
     if (!(supportedAnalysisTypes as readonly string[]).includes(type)) {
-      throw invalid(`analyses[${index}]: type "${analysis.type.slice(0, 32)}" is not supported; use ${supportedAnalysisTypes.join(', ')}`);
+      throw invalid(`analyses[${index}]: type "${clientName(analysis.type)}" is not supported; use ${supportedAnalysisTypes.join(', ')}`);
     }
     return {
       type: type as AnalysisRequest['type'],

@@ -125,10 +125,12 @@ export function assertNoLeaks(answers: readonly Recorded[]): void {
       const where = `${answer.label}: "${message}"`;
       for (const path of paths) assert.ok(!message.includes(path), `${where} holds the path ${path}`);
       assert.doesNotMatch(message, /\bat \S+ \(|\.(?:ts|js|mjs|cjs):\d+|Error:/, `${where} holds a stack frame or an exception`);
-      assert.doesNotMatch(message, /[\u0000-\u001f\u007f\ufffd]/, `${where} holds control characters or undecodable bytes`);
+      // Controls, format characters (bidirectional overrides), lone surrogates, unassigned code points, U+FFFD.
+      assert.doesNotMatch(message, /[\p{C}\p{Zl}\p{Zp}\ufffd]/u, `${where} holds unprintable characters or undecodable bytes`);
       assert.ok(message.length <= 400, `${where} is ${message.length} characters long`);
       for (const name of answer.clientNames) {
-        if (name.length > 64) assert.ok(!message.includes(name.slice(0, 65)), `${where} holds more than 64 characters of a client's name`);
+        const codePoints = [...name];
+        if (codePoints.length > 64) assert.ok(!message.includes(codePoints.slice(0, 65).join('')), `${where} holds more than 64 characters of a client's name`);
       }
     }
   }
