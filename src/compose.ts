@@ -51,6 +51,7 @@ export function composeApp(config: Config, loaded: ModelRegistry, logger: Logger
   checkModelContracts(loaded);
   const metrics = createMetrics({ version: serviceVersion, runtime: `onnxruntime-node ${runtimeVersion}`, node: process.version });
   for (const { entry } of loaded.models.values()) metrics.setModelLoaded(entry.id, entry.family, true);
+  metrics.setTemplatesSigned(config.templateKeys.length > 0);
   const modelHealth = trackModelHealth(loaded, MODEL_FAILURES_TO_UNHEALTHY, (id) => metrics.countModelFailure(id));
   const registry = modelHealth.registry;
   const pipeline = createFacePipeline(registry, metrics.observeStage);
@@ -88,6 +89,7 @@ export function composeApp(config: Config, loaded: ModelRegistry, logger: Logger
       core: serviceVersion,
       tfss: runtimeVersion,
       models: [...registry.models.values()].map(({ entry }) => ({ name: entry.id, version: entry.version })),
+      templates_signed: config.templateKeys.length > 0,
     },
   };
 }

@@ -68,6 +68,7 @@ export const errorCatalogue: Record<ApiArea, AreaCatalogue> = {
   },
   service: {
     method: ext('SVC-002002', 400, 'Invalid HTTP request method'),
+    'malformed-request': ext('SVC-002007', 400, 'Malformed request'),
     'not-found': ext('SVC-004004', 404, 'No such route'),
     internal: ext('SVC-001001', 500, 'Internal error'),
     overloaded: ext('SVC-001003', 503, 'Service is not ready, retry later'),

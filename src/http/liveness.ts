@@ -51,32 +51,36 @@ export function livenessRoutes(deps: AppDeps): Route[] {
     maxParts: config.maxImagesPerRequest + 1,
   });
 
-  const singleImage: RequestHandler[] = [
-    ...single,
-    async (req, res) => {
-      const result = await liveness.detectImage(req.body as Buffer);
-      metrics.countLiveness('image', result.passed ? 'passed' : 'attack');
-      res.json(result);
-    },
-  ];
-  const folderOfMedia: RequestHandler[] = [
-    ...folder,
-    async (req, res) => {
-      const { media, payload } = mediaParts(req, partsOf(req), config.maxImagesPerRequest, config.maxMediaBytes);
-      const { folder, resolutions } = await liveness.detectFolder(media, payload, cancellation(res));
-      for (const resolution of resolutions) metrics.countLiveness('folder', resolution);
-      res.json(folder);
-    },
-  ];
-
-  /** One path, two modes, chosen by the request's Content-Type. */
-  const byMode: RequestHandler = (req, res, next) => {
-    if (declaredImageFormat(req.get('content-type'))) runChain(singleImage, req, res, next);
-    else if (mediaType(req.get('content-type')) === 'multipart/form-data') runChain(folderOfMedia, req, res, next);
-    else throw new ServiceError('content-type', 'send one image (image/jpeg, image/png) or multipart/form-data');
+  const singleImage: RequestHandler = async (req, res) => {
+    const result = await liveness.detectImage(req.body as Buffer);
+    metrics.countLiveness('image', result.passed ? 'passed' : 'attack');
+    res.json(result);
+  };
+  const folderOfMedia: RequestHandler = async (req, res) => {
+    const { media, payload } = mediaParts(req, partsOf(req), config.maxImagesPerRequest, config.maxMediaBytes);
+    const { folder, resolutions } = await liveness.detectFolder(media, payload, cancellation(res));
+    for (const resolution of resolutions) metrics.countLiveness('folder', resolution);
+    res.json(folder);
   };
 
-  return [{ method: 'post', path: '/v1/face/liveness/detect', inference: true, handlers: [byMode] }];
+  /** One path, two modes, chosen by the request's Content-Type: the body is read as the mode reads it. */
+  const isSingleImage = (req: Request): boolean => declaredImageFormat(req.get('content-type')) !== undefined;
+  const bodyByMode: RequestHandler = (req, res, next) => {
+    if (isSingleImage(req)) runChain(single, req, res, next);
+    else if (mediaType(req.get('content-type')) === 'multipart/form-data') runChain(folder, req, res, next);
+    else throw new ServiceError('content-type', 'send one image (image/jpeg, image/png) or multipart/form-data');
+  };
+  const byMode: RequestHandler = (req, res, next) => (isSingleImage(req) ? singleImage : folderOfMedia)(req, res, next);
+
+  return [
+    {
+      method: 'post',
+      path: '/v1/face/liveness/detect',
+      inference: { maxBodyBytes: Math.max(base64Allowance(config.maxImageBytes), config.maxRequestBytes) },
+      body: [bodyByMode],
+      handlers: [byMode],
+    },
+  ];
 }
 
 /** Runs middleware in order as express would, handing errors (thrown or rejected) to `done`. */

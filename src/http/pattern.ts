@@ -56,10 +56,10 @@ export function patternRoutes(deps: AppDeps): Route[] {
   return [
     {
       method: 'post',
-      inference: true,
+      inference: { maxBodyBytes: base64Allowance(config.maxImageBytes) },
       path: '/v1/face/pattern/extract',
+      body: imageBody(config.maxImageBytes),
       handlers: [
-        ...imageBody(config.maxImageBytes),
         async (req, res) => {
           const template = await biometry.extract(req.body as Buffer);
           res.type('application/octet-stream');
@@ -70,10 +70,10 @@ export function patternRoutes(deps: AppDeps): Route[] {
     },
     {
       method: 'post',
-      inference: true,
+      inference: { maxBodyBytes: config.maxRequestBytes },
       path: '/v1/face/pattern/compare',
+      body: multipartBody(pairLimits),
       handlers: [
-        ...multipartBody(pairLimits),
         (req, res) => {
           const parts = selectParts(partsOf(req), { bio_feature: { kind: 'template' }, bio_template: { kind: 'template' } });
           res.json(counted(biometry.compare(template(req, parts.bio_feature[0]!), template(req, parts.bio_template[0]!))));
@@ -82,10 +82,10 @@ export function patternRoutes(deps: AppDeps): Route[] {
     },
     {
       method: 'post',
-      inference: true,
+      inference: { maxBodyBytes: config.maxRequestBytes },
       path: '/v1/face/pattern/verify',
+      body: multipartBody(pairLimits),
       handlers: [
-        ...multipartBody(pairLimits),
         async (req, res) => {
           const parts = selectParts(partsOf(req), { sample: { kind: 'image' }, bio_template: { kind: 'template' } });
           const result = counted(await biometry.verify(image(req, parts.sample[0]!), template(req, parts.bio_template[0]!)));
@@ -98,10 +98,10 @@ export function patternRoutes(deps: AppDeps): Route[] {
     },
     {
       method: 'post',
-      inference: true,
+      inference: { maxBodyBytes: config.maxRequestBytes },
       path: '/v1/face/pattern/extract_and_compare',
+      body: multipartBody(pairLimits),
       handlers: [
-        ...multipartBody(pairLimits),
         async (req, res) => {
           const parts = selectParts(partsOf(req), { sample_1: { kind: 'image' }, sample_2: { kind: 'image' } });
           res.json(counted(await biometry.extractAndCompare(image(req, parts.sample_1[0]!), image(req, parts.sample_2[0]!))));
@@ -110,10 +110,10 @@ export function patternRoutes(deps: AppDeps): Route[] {
     },
     {
       method: 'post',
-      inference: true,
+      inference: { maxBodyBytes: config.maxRequestBytes },
       path: '/v1/face/pattern/compare_n',
+      body: multipartBody(templatesLimits),
       handlers: [
-        ...multipartBody(templatesLimits),
         (req, res) => {
           const parts = selectParts(partsOf(req), { template_1: { kind: 'template' }, templates_n: templatesN });
           res.json({ results: counted(biometry.compareN(template(req, parts.template_1[0]!), templateCandidates(req, parts.templates_n))) });
@@ -122,10 +122,10 @@ export function patternRoutes(deps: AppDeps): Route[] {
     },
     {
       method: 'post',
-      inference: true,
+      inference: { maxBodyBytes: config.maxRequestBytes },
       path: '/v1/face/pattern/verify_n',
+      body: multipartBody(templatesLimits),
       handlers: [
-        ...multipartBody(templatesLimits),
         async (req, res) => {
           const parts = selectParts(partsOf(req), { sample_1: { kind: 'image' }, templates_n: templatesN });
           res.json({ results: counted(await biometry.verifyN(image(req, parts.sample_1[0]!), templateCandidates(req, parts.templates_n))) });
@@ -134,10 +134,10 @@ export function patternRoutes(deps: AppDeps): Route[] {
     },
     {
       method: 'post',
-      inference: true,
+      inference: { maxBodyBytes: config.maxRequestBytes },
       path: '/v1/face/pattern/extract_and_compare_n',
+      body: multipartBody(imagesLimits),
       handlers: [
-        ...multipartBody(imagesLimits),
         async (req, res) => {
           const parts = selectParts(partsOf(req), {
             sample_1: { kind: 'image' },

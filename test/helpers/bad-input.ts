@@ -268,6 +268,8 @@ export interface RawAnswer {
   /** Milliseconds from connecting to the server closing the connection (or to the end of the answer when it stays open). */
   elapsedMs: number;
   closedByServer: boolean;
+  /** HTTP answers on the connection: more than one when a pipelined request behind the first was served. */
+  answers: number;
 }
 
 /** A request line and headers, ended by the blank line. */
@@ -306,19 +308,21 @@ export function rawExchange(baseUrl: string, chunks: readonly (Buffer | string)[
   });
 }
 
-function parseAnswer(raw: Buffer): Pick<RawAnswer, 'status' | 'headers' | 'json'> {
+function parseAnswer(raw: Buffer): Pick<RawAnswer, 'status' | 'headers' | 'json' | 'answers'> {
+  const answers = raw.toString('latin1').match(/^HTTP\/1\.1 \d{3} /gm)?.length ?? 0;
   const headEnd = raw.indexOf('\r\n\r\n');
-  if (headEnd < 0) return { status: 0, headers: {}, json: undefined };
+  if (headEnd < 0) return { status: 0, headers: {}, json: undefined, answers };
   const [statusLine = '', ...lines] = raw.subarray(0, headEnd).toString('latin1').split('\r\n');
   const headers = Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf(':')).trim().toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
-  const body = raw.subarray(headEnd + 4).toString('utf8');
+  const length = Number(headers['content-length']);
+  const body = raw.subarray(headEnd + 4, Number.isInteger(length) ? headEnd + 4 + length : undefined).toString('utf8');
   let json: unknown;
   try {
     json = body ? JSON.parse(body) : undefined;
   } catch {
     json = undefined;
   }
-  return { status: Number(statusLine.split(' ')[1]), headers, json };
+  return { status: Number(statusLine.split(' ')[1]), headers, json, answers };
 }
 
 // ---------------------------------------------------------------- generated inputs
