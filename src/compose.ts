@@ -70,7 +70,12 @@ export function composeApp(config: Config, loaded: ModelRegistry, logger: Logger
     thresholds: { approve: config.matchApproveThreshold, decline: config.matchDeclineThreshold },
   });
   const analyser = createMediaAnalyser({ pipeline, observe: metrics.observeStage, ...mediaSettings(config) });
-  const liveness = createLiveness({ analyser, threshold: config.livenessThreshold });
+  const liveness = createLiveness({
+    analyser,
+    threshold: config.livenessThreshold,
+    maxAnalyses: config.livenessMaxAnalyses,
+    maxAnswerBytes: config.maxResponseBytes,
+  });
   const health = (): HealthStatus => {
     const server = serverHealth();
     if (server.status !== 0) return server;

@@ -4,6 +4,7 @@ import { clientName, ServiceError } from '../errors.js';
 import type { MediaPart } from '../liveness/liveness.js';
 import { cancellation } from './admission.js';
 import { base64Allowance, imageBody } from './body.js';
+import { sendJson } from './json.js';
 import { multipartBody, type Part, partsOf } from './multipart.js';
 import { declaredImageFormat, mediaType, transferDecode, usesBase64 } from './request.js';
 
@@ -18,12 +19,22 @@ function isMediaType(type: string | undefined): boolean {
 
 const PAYLOAD = 'payload';
 
-function mediaParts(req: Request, parts: Part[], maxMedia: number, maxMediaBytes: number): { media: MediaPart[]; payload: string | undefined } {
+interface FolderLimits {
+  maxMedia: number;
+  maxMediaBytes: number;
+  maxPayloadBytes: number;
+}
+
+function mediaParts(req: Request, parts: Part[], limits: FolderLimits): { media: MediaPart[]; payload: string | undefined } {
+  const { maxMedia, maxMediaBytes } = limits;
   const payloads = parts.filter((p) => p.name === PAYLOAD);
   if (payloads.length > 1) throw new ServiceError('malformed-request', 'the "payload" part appears more than once');
   const payload = payloads[0];
   if (payload?.declaredType && !['text/plain', 'application/json'].includes(payload.declaredType)) {
     throw new ServiceError('part-content-type', `the payload part is declared ${clientName(payload.declaredType)}; send JSON`);
+  }
+  if (payload && payload.bytes.length > limits.maxPayloadBytes) {
+    throw new ServiceError('too-large', `the payload part holds ${payload.bytes.length} bytes; at most ${limits.maxPayloadBytes}`);
   }
   const mediaList = parts.filter((p) => p.name !== PAYLOAD);
   if (mediaList.length === 0) throw new ServiceError('sample-unreadable', 'the request holds no media part');
@@ -56,11 +67,12 @@ export function livenessRoutes(deps: AppDeps): Route[] {
     metrics.countLiveness('image', result.passed ? 'passed' : 'attack');
     res.json(result);
   };
+  const folderLimits: FolderLimits = { maxMedia: config.maxImagesPerRequest, maxMediaBytes: config.maxMediaBytes, maxPayloadBytes: config.livenessMaxPayloadBytes };
   const folderOfMedia: RequestHandler = async (req, res) => {
-    const { media, payload } = mediaParts(req, partsOf(req), config.maxImagesPerRequest, config.maxMediaBytes);
+    const { media, payload } = mediaParts(req, partsOf(req), folderLimits);
     const { folder, resolutions } = await liveness.detectFolder(media, payload, cancellation(res));
+    sendJson(res, folder, config.maxResponseBytes);
     for (const resolution of resolutions) metrics.countLiveness('folder', resolution);
-    res.json(folder);
   };
 
   /** One path, two modes, chosen by the request's Content-Type: the body is read as the mode reads it. */

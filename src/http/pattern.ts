@@ -6,7 +6,12 @@ import { clientName, ServiceError } from '../errors.js';
 import { type MultipartLimits, multipartBody, type Part, partBytes, type PartSpec, partsOf, selectParts } from './multipart.js';
 import { sendMultipart } from './multipart-response.js';
 import { base64Allowance, imageBody } from './body.js';
+import { sendJson } from './json.js';
 import { usesBase64 } from './request.js';
+
+/** The JSON of one 1:N result besides its filename's, at its longest, and of the answer around the results. */
+const RESULT_BYTES = JSON.stringify({ filename: '', score: 0.1234, decision: 'operator_required' }).length - 2 + 1;
+const ANSWER_BYTES = JSON.stringify({ results: [] }).length;
 
 /** Templates go out raw, or as base64 text when the client asked for base64 transfer. */
 const templateOut = (req: Request, template: Buffer): Buffer => (usesBase64(req) ? Buffer.from(template.toString('base64'), 'latin1') : template);
@@ -45,8 +50,17 @@ export function patternRoutes(deps: AppDeps): Route[] {
         throw new ServiceError(error.kind, error.detail ? `${candidate}: ${error.detail}` : candidate);
       }
     });
+  /**
+   * 1:N candidates, at most `limit` of them, whose results (named by their filenames) fit in MAX_RESPONSE_BYTES:
+   * checked before any is decoded, so that filenames chosen to bloat the answer (a control character is six
+   * characters of JSON) cost nothing but this sum.
+   */
   const atMost = (parts: Part[], limit: number, what: string): Part[] => {
     if (parts.length > limit) throw new ServiceError('too-large', `${parts.length} ${what}; at most ${limit} per request`);
+    const answerBytes = parts.reduce((sum, part) => sum + Buffer.byteLength(JSON.stringify(part.filename ?? '')) + RESULT_BYTES, ANSWER_BYTES);
+    if (answerBytes > config.maxResponseBytes) {
+      throw new ServiceError('too-large', `the results of these ${parts.length} ${what} would take ${answerBytes} bytes; at most ${config.maxResponseBytes}`);
+    }
     return parts;
   };
   const templatesN: PartSpec = { kind: 'template', repeated: true, needsFilename: true };
@@ -116,7 +130,7 @@ export function patternRoutes(deps: AppDeps): Route[] {
       handlers: [
         (req, res) => {
           const parts = selectParts(partsOf(req), { template_1: { kind: 'template' }, templates_n: templatesN });
-          res.json({ results: counted(biometry.compareN(template(req, parts.template_1[0]!), templateCandidates(req, parts.templates_n))) });
+          sendJson(res, { results: counted(biometry.compareN(template(req, parts.template_1[0]!), templateCandidates(req, parts.templates_n))) }, config.maxResponseBytes);
         },
       ],
     },
@@ -128,7 +142,7 @@ export function patternRoutes(deps: AppDeps): Route[] {
       handlers: [
         async (req, res) => {
           const parts = selectParts(partsOf(req), { sample_1: { kind: 'image' }, templates_n: templatesN });
-          res.json({ results: counted(await biometry.verifyN(image(req, parts.sample_1[0]!), templateCandidates(req, parts.templates_n))) });
+          sendJson(res, { results: counted(await biometry.verifyN(image(req, parts.sample_1[0]!), templateCandidates(req, parts.templates_n))) }, config.maxResponseBytes);
         },
       ],
     },
@@ -144,7 +158,7 @@ export function patternRoutes(deps: AppDeps): Route[] {
             samples_n: { kind: 'image', repeated: true, needsFilename: true },
           });
           const candidates = named(req, atMost(parts.samples_n, config.maxImagesPerRequest, 'images'), image, 'sample');
-          res.json({ results: counted(await biometry.extractAndCompareN(image(req, parts.sample_1[0]!), candidates)) });
+          sendJson(res, { results: counted(await biometry.extractAndCompareN(image(req, parts.sample_1[0]!), candidates)) }, config.maxResponseBytes);
         },
       ],
     },

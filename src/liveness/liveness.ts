@@ -9,6 +9,10 @@ export interface LivenessDeps {
   analyser: MediaAnalyser;
   /** Default `threshold_spoofing`: a score at or above it is an attack. */
   threshold: number;
+  /** Most analyses a folder payload may ask for. */
+  maxAnalyses: number;
+  /** Largest answer: the best shots it would repeat, once per analysis that asks for them, must fit in it. */
+  maxAnswerBytes: number;
 }
 
 export interface MediaPart {
@@ -55,7 +59,7 @@ export function createLiveness(deps: LivenessDeps): Liveness {
 
     async detectFolder(parts, payloadText, cancel) {
       const timeCreated = Date.now() / 1000;
-      const request = parsePayload(payloadText, parts.map((p) => p.key), deps.threshold);
+      const request = parsePayload(payloadText, parts.map((p) => p.key), { defaultThreshold: deps.threshold, maxAnalyses: deps.maxAnalyses });
       const media: AnalysedMedia[] = [];
       for (const part of parts) {
         media.push({ key: part.key, id: randomUUID(), filename: part.filename, analysis: await analyser.analyse(part.bytes, cancel) });
@@ -64,6 +68,12 @@ export function createLiveness(deps: LivenessDeps): Liveness {
       const sampleError = errorResponse('liveness', 'sample-unreadable').body;
       const shotsWanted = request.analyses.some((a) => a.extractBestShot);
       const shots = shotsWanted ? (await Promise.all(media.map(bestShot))).filter((s): s is BestShotImage => !!s) : [];
+      // Each analysis that asks for best shots carries all of them: refuse before building an answer that large.
+      const shotCopies = request.analyses.filter((a) => a.extractBestShot).length;
+      const shotBytes = shotCopies * shots.reduce((sum, shot) => sum + shot.imageB64.length, 0);
+      if (shotBytes > deps.maxAnswerBytes) {
+        throw new ServiceError('too-large', `the answer would carry ${shotBytes} bytes of best shots (${shotCopies} analyses × ${shots.length} images); at most ${deps.maxAnswerBytes}`);
+      }
       const analyses: AnalysisOutcome[] = request.analyses.map((analysisRequest) => {
         const resolution = analysisResolution(
           media.map((m) => m.analysis),

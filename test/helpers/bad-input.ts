@@ -10,6 +10,8 @@ import os from 'node:os';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { constants, crc32, deflateRawSync } from 'node:zlib';
+import { TICKS_PER_SECOND, treeTicks } from '../../bench/lib/cpu.js';
+import { treeRssMb } from '../../bench/lib/rss.js';
 import { projectRoot } from '../../src/config.js';
 import { errorCatalogue } from '../../src/errors.js';
 import { dataDir } from './data.js';
@@ -146,7 +148,33 @@ export function assertNo5xx(answers: readonly Recorded[], allowedCodes: readonly
   );
 }
 
-// ---------------------------------------------------------------- memory
+// ---------------------------------------------------------------- memory and cost
+
+export interface Cost<T> {
+  result: T;
+  wallMs: number;
+  /** CPU of this process (the service runs in it) and its child processes (ffmpeg), seconds. */
+  cpuSeconds: number;
+  /** Highest RSS of this process with its children while the work ran, above where it started, MiB. */
+  peakRssGrowthMib: number;
+}
+
+/** What `work` costs the process that serves it: wall time, CPU seconds and peak RSS growth, ffmpeg counted. */
+export async function costOf<T>(work: () => Promise<T>): Promise<Cost<T>> {
+  const startMib = treeRssMb(process.pid);
+  let peakMib = startMib;
+  const sampler = setInterval(() => {
+    peakMib = Math.max(peakMib, treeRssMb(process.pid));
+  }, 10);
+  const ticks = treeTicks(process.pid);
+  const started = performance.now();
+  try {
+    const result = await work();
+    return { result, wallMs: performance.now() - started, cpuSeconds: (treeTicks(process.pid) - ticks) / TICKS_PER_SECOND, peakRssGrowthMib: Math.max(peakMib, treeRssMb(process.pid)) - startMib };
+  } finally {
+    clearInterval(sampler);
+  }
+}
 
 export interface SettledMemory {
   rss: number;
