@@ -32,6 +32,8 @@ export function mediaSettings(config: Config): { limits: MediaLimits; ffmpegPath
         maxDurationSeconds: config.videoMaxSeconds,
         timeoutMs: config.videoTimeoutMs,
         maxFramePixels: config.videoMaxFramePixels,
+        maxSourcePixels: config.videoMaxSourcePixels,
+        maxMemoryBytes: config.videoMaxMemoryBytes,
       },
       archive: { maxEntries: config.archiveMaxEntries, maxTotalUncompressedBytes: config.archiveMaxBytes },
       maxFrames: config.livenessMaxFrames,

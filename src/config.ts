@@ -294,7 +294,7 @@ const settings: { [K in keyof Config]: Setting<K> } = {
     env: 'VIDEO_MAX_MEMORY_BYTES',
     meaning: 'Data memory (heap and anonymous mappings, RLIMIT_DATA) each ffmpeg process may allocate; past it the allocation fails and the media fails',
     defaultValue: () => 256 * MB,
-    parse: integer(32 * MB, 64 * 1024 * MB),
+    parse: integer(64 * MB, 64 * 1024 * MB),
   },
   livenessMaxAnalyses: {
     key: 'livenessMaxAnalyses',

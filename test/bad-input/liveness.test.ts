@@ -12,6 +12,7 @@ import sharp from 'sharp';
 import { mediaSettings } from '../../src/compose.js';
 import { MAX_PAYLOAD_DEPTH } from '../../src/liveness/payload.js';
 import { decodeVideo } from '../../src/media/video.js';
+import { greyJpeg, mjpegAvi } from '../helpers/avi.js';
 import { dataPath, readData } from '../helpers/data.js';
 import { postMultipart, type RawPart } from '../helpers/multipart.js';
 import { type TestService, startService } from '../helpers/service.js';
@@ -251,6 +252,27 @@ describe('video caps', () => {
       const decoded = await decodeVideo(longVideo, limits.video, ffmpegPath);
       assert.ok(decoded.frames.length > 0);
       assert.ok(decoded.frames.every((f) => f.timeSeconds <= 2), decoded.frames.map((f) => f.timeSeconds).join(' '));
+    } finally {
+      await service.close();
+    }
+  });
+
+  it('VIDEO_MAX_SOURCE_PIXELS and VIDEO_MAX_MEMORY_BYTES: frames of 16000×16000 fail their analysis, and ffmpeg stays small', async () => {
+    const service = await startService();
+    try {
+      const url = `${service.url}/v1/face/liveness/detect`;
+      await ledger.check('warm-up video', postMultipart(url, [{ name: 'v', body: selfieVideo }]), accepted);
+      const frame = await greyJpeg(16_000, 16_000);
+      for (const [label, avi] of [
+        ['an 8 MB AVI of two 16000×16000 frames', mjpegAvi([frame, frame], 16_000, 16_000)],
+        ['the same frames in an AVI that claims 640×480', mjpegAvi([frame, frame], 640, 480)],
+      ] as const) {
+        // Before: +763 MB of RSS with ffmpeg counted, 7 CPU-seconds, 16 s.
+        const cost = await costOf(() => ledger.check(label, postMultipart(url, [{ name: 'clip', contentType: 'video/x-msvideo', body: avi }]), failedAnalysis(/16000×16000, more than 16777216 pixels/)));
+        assert.ok(cost.peakRssGrowthMib < 150, `${label}: RSS with ffmpeg grew by ${cost.peakRssGrowthMib.toFixed(0)} MiB`);
+        assert.ok(cost.wallMs < 3000 && cost.cpuSeconds < 2, `${label}: ${cost.wallMs.toFixed(0)} ms, ${cost.cpuSeconds} CPU-seconds`);
+      }
+      assertNo5xx(ledger.answers);
     } finally {
       await service.close();
     }

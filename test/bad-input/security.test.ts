@@ -8,6 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
+import { mediaSettings } from '../../src/compose.js';
+import { loadConfig } from '../../src/config.js';
 import { decodeVideo } from '../../src/media/video.js';
 import { readData } from '../helpers/data.js';
 import { postMultipart, type RawPart } from '../helpers/multipart.js';
@@ -23,7 +25,7 @@ const videos = await Promise.all(['selfie_6s.mp4', 'selfie_6s.webm', 'selfie_6s.
 
 /** JPEG frames of a real clip, for archives and capture objects. */
 async function framesOfSelfie(count: number): Promise<Buffer[]> {
-  const video = await decodeVideo(videos[0]!, { maxFrames: count, maxDurationSeconds: 10, timeoutMs: 10_000, maxFramePixels: 1e6 });
+  const video = await decodeVideo(videos[0]!, { ...mediaSettings(loadConfig({})).limits.video, maxFrames: count, maxDurationSeconds: 10, timeoutMs: 10_000, maxFramePixels: 1e6 });
   return Promise.all(video.frames.map((f) => sharp(f.raster.data, { raw: { width: f.raster.width, height: f.raster.height, channels: 3 } }).jpeg().toBuffer()));
 }
 

@@ -4,12 +4,15 @@
  * cannot send, and a settled RSS reading.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import os from 'node:os';
+import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { constants, crc32, deflateRawSync } from 'node:zlib';
+import { parse as parseYaml } from 'yaml';
 import { TICKS_PER_SECOND, treeTicks } from '../../bench/lib/cpu.js';
 import { treeRssMb } from '../../bench/lib/rss.js';
 import { projectRoot } from '../../src/config.js';
@@ -182,11 +185,33 @@ export interface SettledMemory {
   arrayBuffers: number;
 }
 
-/** Memory after full garbage collections: gc is exposed at run time when the process was not started with --expose-gc. */
-export function memoryGauge(): { settled(): Promise<SettledMemory> } {
+/** The memory limit of the pod (k8s/deployment.yaml), in bytes. */
+function podMemoryLimit(): number {
+  const deployment = parseYaml(readFileSync(path.join(projectRoot, 'k8s', 'deployment.yaml'), 'utf8')) as {
+    spec: { template: { spec: { containers: { resources: { limits: { memory: string } } }[] } } };
+  };
+  const limit = deployment.spec.template.spec.containers[0]!.resources.limits.memory;
+  const match = /^(\d+)(Mi|Gi)$/.exec(limit);
+  if (!match) throw new Error(`cannot read the pod's memory limit "${limit}"`);
+  return Number(match[1]) * 2 ** (match[2] === 'Gi' ? 30 : 20);
+}
+
+export const POD_MEMORY_LIMIT = podMemoryLimit();
+
+/**
+ * Memory after full garbage collections (gc is exposed at run time when the process was not started with
+ * --expose-gc), and the highest RSS of this process with its children (ffmpeg), sampled every 20 ms from the
+ * gauge's creation: what a container memory limit counts.
+ */
+export function memoryGauge(): { settled(): Promise<SettledMemory>; peakTreeRss(): number } {
   v8.setFlagsFromString('--expose-gc');
   const gc = vm.runInNewContext('gc') as () => void;
+  let peakMib = 0;
+  setInterval(() => {
+    peakMib = Math.max(peakMib, treeRssMb(process.pid));
+  }, 20).unref();
   return {
+    peakTreeRss: () => peakMib * 2 ** 20,
     async settled() {
       for (let i = 0; i < 4; i++) {
         gc();
@@ -234,6 +259,10 @@ export async function assertUnharmed(
       `ArrayBuffers ${mib(run.baseline.arrayBuffers)} → ${mib(after.arrayBuffers)} MiB`,
   );
   assert.ok(run.ledger.badRequests >= run.minimumBadRequests, `${run.ledger.badRequests} bad requests`);
+  // The service, the test's client and ffmpeg together: the pod holds only the first and ffmpeg.
+  const peak = run.memory.peakTreeRss();
+  t.diagnostic(`peak RSS of the process with its children: ${mib(peak)} MiB (pod limit ${mib(POD_MEMORY_LIMIT)} MiB)`);
+  assert.ok(peak < POD_MEMORY_LIMIT, `peak RSS ${mib(peak)} MiB passed the pod's memory limit`);
   assert.ok(after.rss - run.baseline.rss < MEMORY_BOUNDS.rss, `RSS grew by ${mib(after.rss - run.baseline.rss)} MiB`);
   assert.ok(after.arrayBuffers - run.baseline.arrayBuffers < MEMORY_BOUNDS.arrayBuffers, `ArrayBuffers grew by ${mib(after.arrayBuffers - run.baseline.arrayBuffers)} MiB`);
 }
