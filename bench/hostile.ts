@@ -308,4 +308,5 @@ console.log(
     results.map((r) => [r.bound, r.name, r.answer, `${fixed(r.wallMs / 1000, 2)} s`, `${fixed(r.cpuSeconds, 2)} s`, `${fixed(r.peakRssGrowthMb, 0)} MB`, r.notes ?? '']),
   ),
 );
-console.log(`results: ${await writeResults(options.only ? 'hostile-partial' : 'hostile', { run: runInfo({}), results })}`);
+// A partial run (--only) prints its table but keeps the results of the last full run.
+if (!options.only) console.log(`results: ${await writeResults('hostile', { run: runInfo({}), results })}`);
