@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { after } from 'node:test';
 import { connect } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -266,6 +267,16 @@ export async function assertUnharmed(
   assert.ok(after.rss - run.baseline.rss < MEMORY_BOUNDS.rss, `RSS grew by ${mib(after.rss - run.baseline.rss)} MiB`);
   assert.ok(after.arrayBuffers - run.baseline.arrayBuffers < MEMORY_BOUNDS.arrayBuffers, `ArrayBuffers grew by ${mib(after.arrayBuffers - run.baseline.arrayBuffers)} MiB`);
 }
+
+/**
+ * Every file that sends bad input (it imports this module) ends by checking that the process, the service in it with
+ * its ffmpeg children, never passed the pod's memory limit while the file ran.
+ */
+const wholeFile = memoryGauge();
+after(() => {
+  const peak = wholeFile.peakTreeRss();
+  assert.ok(peak < POD_MEMORY_LIMIT, `peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB passed the pod's memory limit`);
+});
 
 /** Errors nothing caught while a suite file ran: in the real server, each would have ended the process. */
 const uncaught: unknown[] = [];
