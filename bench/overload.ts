@@ -37,7 +37,8 @@ export interface OverloadReport {
   /** Share of all answers that were 503. */
   share503: number;
   rejectedByReason: Record<string, number>;
-  health: { latencyMs: LatencySummary; non200: number; probes: number };
+  /** `slowest`: the five slowest probes, with when they were sent (ms from the start of the flood). */
+  health: { latencyMs: LatencySummary; non200: number; probes: number; slowest: { at: number; ms: number }[] };
   eventLoop: { worstP99Ms: number; worstMaxMs: number; perSecondP99Ms: number[] };
   maxQueued: number;
   sentinels: { sent: number; ok: number; refused: number; refusedWithRetryAfter: number; okLatencyMs: LatencySummary };
@@ -125,6 +126,7 @@ try {
       latencyMs: summarise(probed.health.map((h) => h.ms)),
       non200: probed.health.filter((h) => h.status !== 200).length,
       probes: probed.health.length,
+      slowest: [...probed.health].sort((a, b) => b.ms - a.ms).slice(0, 5).map(({ at, ms }) => ({ at: Math.round(at), ms: Math.round(ms) })),
     },
     eventLoop: {
       worstP99Ms: Math.max(...probed.metrics.map((m) => m.eventLoopLagP99 * 1000)),
@@ -157,6 +159,7 @@ try {
         ['admitted (200) latency p50 / p99', latencyCell(load.latencyByStatusMs['200'])],
         ['refused (503) latency p50 / p99', latencyCell(load.latencyByStatusMs['503'])],
         ['health probes p50 / p99 / max', `${fixed(report.health.latencyMs.p50)} / ${fixed(report.health.latencyMs.p99)} / ${fixed(report.health.latencyMs.max)} ms (${report.health.probes} probes, ${report.health.non200} not 200)`],
+        ['slowest health probes (ms, sent at s)', report.health.slowest.map((h) => `${h.ms} at ${fixed(h.at / 1000)}`).join(', ')],
         ['event-loop lag, worst 1-s p99 / max', `${fixed(report.eventLoop.worstP99Ms)} / ${fixed(report.eventLoop.worstMaxMs)} ms`],
         ['queue depth seen (max)', String(report.maxQueued)],
         [
