@@ -85,6 +85,12 @@ function targets(): Target[] {
     { what: 'compare_n, 10,000 templates, end to end, p50 (concurrency 1)', target: '≤ 100 ms', ...check(loadRun('compare_n N=10000', 1)?.latencyMs.p50, (v) => v <= 100, 'ms') },
     { what: 'liveness, one 720p image, p50 (concurrency 1)', target: '≤ 30 ms', ...check(loadRun('liveness image 720p', 1)?.latencyMs.p50, (v) => v <= 30, 'ms') },
     { what: 'liveness, 6 s video, p50 (concurrency 1)', target: '≤ 1.5 s', ...check(loadRun('liveness video 6 s', 1)?.latencyMs.p50, (v) => v <= 1500, 'ms', 0) },
+    { what: 'health p99 under a flood of extracts at 3 × capacity (slots + queue)', target: '≤ 100 ms', ...check(overload?.health.latencyMs.p99, (v) => v <= 100, 'ms') },
+    {
+      what: 'good extracts answered 200 while six uploads trickle',
+      target: '100 %',
+      ...check(overload ? (100 * overload.slowUploads.good.ok) / overload.slowUploads.good.sent : undefined, (v) => v === 100, '%', 0),
+    },
     { what: 'server RSS, peak over every load and overload run', target: '≤ 500 MB', ...check(peakRss, (v) => v <= 500, 'MB', 0) },
     { what: 'server RSS over the soak, peak', target: '≤ 500 MB', ...check(soak?.rss.peakMb, (v) => v <= 500, 'MB', 0) },
     {
@@ -233,18 +239,23 @@ function overloadSection(report: OverloadReport): string {
     markdownTable(
       ['measure', 'value'],
       [
-        ['load', `${report.connections} connections for ${report.seconds} s, 1280×720 extract`],
+        ['load', `${report.connections} connections (${fixed(report.connections / report.capacity)} × capacity: slots + queue) for ${report.seconds} s, 1280×720 extract`],
         ['answers', `${all} (${fixed(report.load.requestsPerSecond)}/s): ${Object.entries(report.load.statusCounts).map(([s, n]) => `${n} × ${s}`).join(', ')}; ${report.load.errors} connection errors or timeouts`],
         ['answered 503', `${fixed(100 * report.share503)} % (queue full ${report.rejectedByReason.queue_full ?? 0}, queue timeout ${report.rejectedByReason.queue_timeout ?? 0})`],
         ['admitted (200) per second', fixed(report.load.okPerSecond)],
         ['admitted (200) latency p50 / p99', latency('200')],
         ['refused (503) latency p50 / p99', latency('503')],
         ['health probe latency p50 / p99 / max', `${fixed(report.health.latencyMs.p50)} / ${fixed(report.health.latencyMs.p99)} / ${fixed(report.health.latencyMs.max)} ms (${report.health.probes} probes, ${report.health.non200} not 200)`],
+        ['slowest health probes', report.health.slowest.map((h) => `${h.ms} ms at ${fixed(h.at / 1000)} s`).join(', ')],
         ['event-loop lag, worst one-second p99 / max', `${fixed(report.eventLoop.worstP99Ms)} / ${fixed(report.eventLoop.worstMaxMs)} ms`],
         ['queue depth seen (max of 1-s samples)', String(report.maxQueued)],
         ['polite client, 1 extract/s', `${report.sentinels.ok} of ${report.sentinels.sent} admitted (p50 ${fixed(report.sentinels.okLatencyMs.p50)} ms); ${report.sentinels.refused} refused, ${report.sentinels.refusedWithRetryAfter} of them with Retry-After`],
         ['RSS at rest / peak', `${fixed(report.restRssMb, 0)} / ${fixed(report.peakRssMb, 0)} MB`],
         ['service main thread (event loop) busy', `${fixed(100 * report.mainThreadBusy, 0)} % of a core`],
+        [
+          `good extracts while ${report.slowUploads.uploads} uploads trickle at ${report.slowUploads.uploadBytesPerSecond} B/s`,
+          `${report.slowUploads.good.ok} of ${report.slowUploads.good.sent} answered 200 (p50 ${fixed(report.slowUploads.good.latencyMs.p50)} ms, max ${fixed(report.slowUploads.good.latencyMs.max)} ms); ${report.slowUploads.receiving} bodies being received, ${report.slowUploads.inflight} slots in use`,
+        ],
         ['CPU: service / load generator and prober / other processes', `${fixed(report.cpu.service, 2)} / ${fixed(report.cpu.generator, 2)} / ${fixed(report.cpu.other, 2)} cores`],
       ],
     ),

@@ -47,6 +47,8 @@ export function mediaSettings(config: Config): { limits: MediaLimits; ffmpegPath
         maxDurationSeconds: config.videoMaxSeconds,
         timeoutMs: config.videoTimeoutMs,
         maxFramePixels: config.videoMaxFramePixels,
+        maxSourcePixels: config.videoMaxSourcePixels,
+        maxMemoryBytes: config.videoMaxMemoryBytes,
       },
       archive: { maxEntries: config.archiveMaxEntries, maxTotalUncompressedBytes: config.archiveMaxBytes },
       maxFrames: config.livenessMaxFrames,
@@ -98,7 +100,13 @@ export function composeUseCases(config: Config, registry: ModelRegistry, observe
     thresholds: { approve: config.matchApproveThreshold, decline: config.matchDeclineThreshold },
   });
   const analyser = createMediaAnalyser({ pipeline, observe, ...mediaSettings(config) });
-  const liveness = createLiveness({ analyser, threshold: config.livenessThreshold, bestShotMaxPixels: config.videoMaxFramePixels });
+  const liveness = createLiveness({
+    analyser,
+    threshold: config.livenessThreshold,
+    bestShotMaxPixels: config.videoMaxFramePixels,
+    maxAnalyses: config.livenessMaxAnalyses,
+    maxAnswerBytes: config.maxResponseBytes,
+  });
   return { pipeline, biometry, analyser, liveness };
 }
 
@@ -109,6 +117,7 @@ export function composeUseCases(config: Config, registry: ModelRegistry, observe
 export function composeApp(config: Config, loaded: ModelRegistry, logger: Logger, serverHealth: () => HealthStatus): AppDeps {
   const metrics = createMetrics({ version: serviceVersion, runtime: `onnxruntime-node ${runtimeVersion}`, node: process.version });
   for (const { entry } of loaded.models.values()) metrics.setModelLoaded(entry.id, entry.family, true);
+  metrics.setTemplatesSigned(config.templateKeys.length > 0);
   const modelHealth = trackModelHealth(loaded, MODEL_FAILURES_TO_UNHEALTHY, (id) => metrics.countModelFailure(id));
   const registry = modelHealth.registry;
   const { biometry, liveness } = composeUseCases(config, registry, metrics.observeStage);
@@ -130,6 +139,7 @@ export function composeApp(config: Config, loaded: ModelRegistry, logger: Logger
       core: serviceVersion,
       tfss: runtimeVersion,
       models: [...registry.models.values()].map(({ entry }) => ({ name: entry.id, version: entry.version })),
+      templates_signed: config.templateKeys.length > 0,
     },
   };
 }

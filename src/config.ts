@@ -39,11 +39,19 @@ export interface Config {
   videoMaxFramePixels: number;
   archiveMaxEntries: number;
   archiveMaxBytes: number;
+  videoMaxSourcePixels: number;
+  videoMaxMemoryBytes: number;
+  livenessMaxAnalyses: number;
+  livenessMaxPayloadBytes: number;
+  maxResponseBytes: number;
   maxConcurrentRequests: number;
   maxQueuedRequests: number;
   maxInflightBodyBytes: number;
   queueTimeoutMs: number;
   bodyTimeoutMs: number;
+  bodyMinBytesPerSecond: number;
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
   shutdownDelayMs: number;
   shutdownGraceMs: number;
   templateKeys: string[];
@@ -107,6 +115,9 @@ function boolean(raw: string): boolean {
 }
 
 const MB = 1024 * 1024;
+
+/** Where Debian's maintained ffmpeg package installs its binary (the container image installs it). */
+const DEBIAN_FFMPEG = '/usr/bin/ffmpeg';
 
 const settings: { [K in keyof Config]: Setting<K> } = {
   port: { key: 'port', env: 'PORT', meaning: 'TCP port the HTTP server listens on', defaultValue: () => 8080, parse: integer(0, 65535) },
@@ -317,10 +328,47 @@ const settings: { [K in keyof Config]: Setting<K> } = {
     defaultValue: () => 200 * MB,
     parse: integer(1024, 4096 * MB),
   },
+  videoMaxSourcePixels: {
+    key: 'videoMaxSourcePixels',
+    env: 'VIDEO_MAX_SOURCE_PIXELS',
+    meaning:
+      'Videos whose frames are larger than this many pixels (as coded, before any scaling) are refused: from the probe, and by ffmpeg itself (-max_pixels) when a frame is larger than the container says',
+    defaultValue: () => 4096 * 4096,
+    parse: integer(4096, 1_000_000_000),
+  },
+  videoMaxMemoryBytes: {
+    key: 'videoMaxMemoryBytes',
+    env: 'VIDEO_MAX_MEMORY_BYTES',
+    meaning: 'Data memory (heap and anonymous mappings, RLIMIT_DATA) each ffmpeg process may allocate; past it the allocation fails and the media fails',
+    defaultValue: () => 256 * MB,
+    parse: integer(64 * MB, 64 * 1024 * MB),
+  },
+  livenessMaxAnalyses: {
+    key: 'livenessMaxAnalyses',
+    env: 'LIVENESS_MAX_ANALYSES',
+    meaning: 'Most analyses one liveness folder payload may ask for (each repeats the media and best shots in the answer)',
+    defaultValue: () => 16,
+    parse: integer(1, 10_000),
+  },
+  livenessMaxPayloadBytes: {
+    key: 'livenessMaxPayloadBytes',
+    env: 'LIVENESS_MAX_PAYLOAD_BYTES',
+    meaning: 'Largest payload part of a liveness folder, in bytes (its metadata is echoed in the answer)',
+    defaultValue: () => 64 * 1024,
+    parse: integer(1024, 64 * MB),
+  },
+  maxResponseBytes: {
+    key: 'maxResponseBytes',
+    env: 'MAX_RESPONSE_BYTES',
+    meaning: 'Largest JSON answer, in bytes; a request whose answer would be larger (1:N results, folder best shots) is refused with 413',
+    defaultValue: () => 64 * MB,
+    parse: integer(64 * 1024, 400 * MB),
+  },
   maxConcurrentRequests: {
     key: 'maxConcurrentRequests',
     env: 'MAX_CONCURRENT_REQUESTS',
-    meaning: 'Requests doing inference at once (decoding, sampling and model runs overlap between them); more wait in the queue',
+    meaning:
+      'Requests doing inference at once (decoding, sampling and model runs overlap between them); a request takes a slot only once its body is in, and more wait in the queue',
     defaultValue: () => Math.max(4, 3 * os.availableParallelism()),
     documentedDefault: '3 × cores, at least 4',
     parse: integer(1, 1024),
@@ -328,7 +376,8 @@ const settings: { [K in keyof Config]: Setting<K> } = {
   maxQueuedRequests: {
     key: 'maxQueuedRequests',
     env: 'MAX_QUEUED_REQUESTS',
-    meaning: 'Requests that may wait for an inference slot; past it the service answers 503 with Retry-After',
+    meaning:
+      'Requests that may wait (for body budget or for an inference slot) or be received while every slot is taken; past it the service answers 503 with Retry-After at once, before reading the body',
     defaultValue: () => 32,
     parse: integer(0, 100_000),
   },
@@ -336,22 +385,45 @@ const settings: { [K in keyof Config]: Setting<K> } = {
     key: 'maxInflightBodyBytes',
     env: 'MAX_INFLIGHT_BODY_BYTES',
     meaning:
-      'Most body bytes (by Content-Length; a chunked body counts as MAX_IMAGE_BYTES) of the requests doing inference at once; more wait in the queue, and a request alone always runs',
+      'Most body bytes (by Content-Length; a chunked body counts as MAX_IMAGE_BYTES) of the requests being received or worked on at once; more wait in the queue, and a request alone always runs. Slow uploads hold this budget, never an inference slot',
     defaultValue: () => 64 * MB,
     parse: integer(1024, 64 * 1024 * MB),
   },
   queueTimeoutMs: {
     key: 'queueTimeoutMs',
     env: 'QUEUE_TIMEOUT_MS',
-    meaning: 'Longest a request waits in the queue before it is answered 503',
+    meaning: 'Longest a request waits for body budget, and again for an inference slot, before it is answered 503',
     defaultValue: () => 10_000,
     parse: integer(1, 600_000),
   },
   bodyTimeoutMs: {
     key: 'bodyTimeoutMs',
     env: 'BODY_TIMEOUT_MS',
-    meaning: 'A request body not received within this time is answered 408 and its connection closed',
+    meaning: 'A request body not received within this time of its admission is answered 408 and its connection closed',
     defaultValue: () => 30_000,
+    parse: integer(100, 600_000),
+  },
+  bodyMinBytesPerSecond: {
+    key: 'bodyMinBytesPerSecond',
+    env: 'BODY_MIN_BYTES_PER_SECOND',
+    meaning:
+      'A request body whose average rate since its reading began falls below this, checked every second from the second second on, is answered 408 and its connection closed (0: no minimum)',
+    defaultValue: () => 1024,
+    parse: integer(0, 1024 * MB),
+  },
+  headersTimeoutMs: {
+    key: 'headersTimeoutMs',
+    env: 'HEADERS_TIMEOUT_MS',
+    meaning: 'A connection whose request headers are not complete this long after it opened (or after its previous answer) is answered 408 and closed',
+    defaultValue: () => 15_000,
+    parse: integer(100, 600_000),
+  },
+  keepAliveTimeoutMs: {
+    key: 'keepAliveTimeoutMs',
+    env: 'KEEP_ALIVE_TIMEOUT_MS',
+    meaning:
+      'Idle kept-alive connections: clients are told (Keep-Alive: timeout) to close them this long after their last answer; Node closes them a second later',
+    defaultValue: () => 5_000,
     parse: integer(100, 600_000),
   },
   shutdownDelayMs: {
@@ -384,9 +456,10 @@ const settings: { [K in keyof Config]: Setting<K> } = {
   ffmpegPath: {
     key: 'ffmpegPath',
     env: 'FFMPEG_PATH',
-    meaning: 'The ffmpeg binary that decodes videos',
-    defaultValue: () => ffmpegInstaller.path,
-    documentedDefault: 'the binary of @ffmpeg-installer/ffmpeg',
+    meaning:
+      "The ffmpeg binary that decodes videos. Prefer a maintained build: the one @ffmpeg-installer/ffmpeg bundles dates from 2018 and gets no security fixes",
+    defaultValue: () => (existsSync(DEBIAN_FFMPEG) ? DEBIAN_FFMPEG : ffmpegInstaller.path),
+    documentedDefault: `${DEBIAN_FFMPEG} when installed (Debian's ffmpeg package), else the binary of @ffmpeg-installer/ffmpeg`,
     parse: (raw) => {
       const file = path.resolve(raw.trim());
       if (!existsSync(file)) throw new InvalidSetting(`${file} does not exist`);

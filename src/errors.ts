@@ -68,6 +68,7 @@ export const errorCatalogue: Record<ApiArea, AreaCatalogue> = {
   },
   service: {
     method: ext('SVC-002002', 400, 'Invalid HTTP request method'),
+    'malformed-request': ext('SVC-002007', 400, 'Malformed request'),
     'not-found': ext('SVC-004004', 404, 'No such route'),
     internal: ext('SVC-001001', 500, 'Internal error'),
     overloaded: ext('SVC-001003', 503, 'Service is not ready, retry later'),
@@ -75,7 +76,45 @@ export const errorCatalogue: Record<ApiArea, AreaCatalogue> = {
   },
 };
 
-/** A failure a client can be told about. `detail` is ours, never client bytes or server paths. */
+/** Characters a message never shows as they are: controls (CR, LF, ESC, NUL, BEL…), format characters (bidirectional
+ * overrides), lone surrogates, private-use and unassigned code points, line and paragraph separators, and U+FFFD,
+ * which stands for bytes that were not UTF-8. */
+const UNPRINTABLE = /[\p{C}\p{Zl}\p{Zp}\uFFFD]/u;
+
+/** One code point as a \u escape: \u001B, or \u{E0001} beyond the first plane. */
+const escaped = (character: string): string => {
+  const code = character.codePointAt(0)!;
+  return code > 0xffff ? `\\u{${code.toString(16).toUpperCase()}}` : `\\u${code.toString(16).toUpperCase().padStart(4, '0')}`;
+};
+
+/** Text with every unprintable character shown as its \u escape. */
+export const printable = (text: string): string => text.replace(new RegExp(UNPRINTABLE.source, 'gu'), escaped);
+
+/** How many characters of a client-supplied name a message shows at most. */
+export const SHOWN_NAME_LENGTH = 64;
+
+/**
+ * A name the client chose — part name, filename, media key, payload key, declared type — as an error message shows
+ * it: unprintable characters as \u escapes, cut to SHOWN_NAME_LENGTH characters as shown (an escape counts its
+ * length), between code points so that a surrogate pair is never split, and marked with … when cut.
+ */
+export function clientName(name: string): string {
+  let shown = '';
+  let length = 0;
+  for (const character of name) {
+    const piece = UNPRINTABLE.test(character) ? escaped(character) : character;
+    const pieceLength = [...piece].length;
+    if (length + pieceLength > SHOWN_NAME_LENGTH) return `${shown}…`;
+    shown += piece;
+    length += pieceLength;
+  }
+  return shown;
+}
+
+/**
+ * A failure a client can be told about. `detail` is ours, never client bytes or server paths; a name the client
+ * chose appears in it only through clientName().
+ */
 export class ServiceError extends Error {
   override readonly name = 'ServiceError';
   constructor(
@@ -107,6 +146,7 @@ export interface ErrorResponse {
  */
 export function errorResponse(area: ApiArea, kind: ErrorKind, detail?: string): ErrorResponse {
   const entry = errorCatalogue[area][kind] ?? errorCatalogue.service[kind] ?? errorCatalogue[area].internal ?? errorCatalogue.service.internal!;
-  const message = detail ? `${entry.message.replace(/\.$/, '')}: ${detail}` : entry.message;
+  // printable() again: a name that reached a detail without clientName() still cannot put a control character on the wire.
+  const message = detail ? `${entry.message.replace(/\.$/, '')}: ${printable(detail)}` : entry.message;
   return { status: entry.status, body: { code: entry.code, message } };
 }

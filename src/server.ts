@@ -2,13 +2,14 @@
  * Process entry: config → logger → listen (health answers 3 while models load) → load, verify and warm the models →
  * serve the API → on SIGTERM report not ready, finish in-flight requests, exit 0.
  */
-import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { assignRequestId, createApp, type HealthStatus } from './app.js';
+import { type App, assignRequestId, createApp, type HealthStatus } from './app.js';
 import { composeApp, loadFaceModels, serviceVersion } from './compose.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { sendError } from './http/errors.js';
+import { framingProblem } from './http/front-door.js';
+import { createHttpServer } from './http/server.js';
 import type { ModelRegistry } from './models/registry.js';
 import { createLogger } from './observability/logger.js';
 
@@ -28,7 +29,12 @@ function readConfig(): Config {
 function loadingApp(health: () => HealthStatus): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  app.use(assignRequestId);
+  app.use(assignRequestId, (req, res, next) => {
+    const problem = framingProblem(req);
+    if (!problem) return next();
+    res.set('Connection', 'close');
+    sendError(req, res, 'malformed-request', problem);
+  });
   app.get(['/v1/face/pattern/health', '/v1/face/liveness/health'], (_req, res) => void res.status(503).json(health()));
   app.use((req, res) => {
     res.set('Retry-After', '1');
@@ -43,10 +49,7 @@ async function main(): Promise<void> {
   let health: HealthStatus = { status: 3, message: 'loading models' };
   const currentHealth = (): HealthStatus => health;
 
-  const server = createServer(loadingApp(currentHealth));
-  // Backstops under the app's own body deadline: slow headers, and a body still not in after queue and deadline.
-  server.headersTimeout = 15_000;
-  server.requestTimeout = config.queueTimeoutMs + config.bodyTimeoutMs + 5_000;
+  const server = createHttpServer(config, loadingApp(currentHealth));
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const { port } = server.address() as AddressInfo;
   logger.info({ port, host: config.host, version: serviceVersion }, 'listening; loading models');
@@ -75,7 +78,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 
-  let app: express.Express;
+  let app: App;
   try {
     registry = await loadFaceModels(config);
     app = createApp(composeApp(config, registry, logger, currentHealth));
@@ -88,9 +91,15 @@ async function main(): Promise<void> {
   }
   if (shuttingDown) return;
   server.removeAllListeners('request');
-  server.on('request', app);
+  server.on('request', app.listener);
   health = { status: 0, message: '' };
   logger.info('ready');
+  if (config.templateKeys.length === 0) {
+    logger.warn(
+      'TEMPLATE_KEYS is not set: templates are issued and accepted unsigned, so anyone can forge one (the normalised mean of ' +
+        "two people's templates is approved against both). Set TEMPLATE_KEYS in every deployment: see the README's Security section.",
+    );
+  }
 }
 
 await main();

@@ -111,6 +111,8 @@ export interface OpenApiDocument {
   /** The answer to any method on a path the document does not list. */
   'x-unknown-route': ResponseObject;
   'x-client-closed': ResponseObject;
+  /** The answer to a request framed so that it could smuggle another. */
+  'x-bad-framing': ResponseObject;
   /** Catalogue codes that no route answers today. */
 }
 

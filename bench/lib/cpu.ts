@@ -3,7 +3,7 @@ import os from 'node:os';
 import { sleep } from './stats.js';
 
 /** Linux reports process and system CPU in clock ticks of 1/100 s (USER_HZ) on every platform Node runs on. */
-const TICKS_PER_SECOND = 100;
+export const TICKS_PER_SECOND = 100;
 
 function read(file: string): string | undefined {
   try {
@@ -27,7 +27,7 @@ export function descendants(pid: number): number[] {
   return children.flatMap((child) => [child, ...descendants(child)]);
 }
 
-const treeTicks = (pid: number): number => [pid, ...descendants(pid)].reduce((sum, p) => sum + processTicks(p), 0);
+export const treeTicks = (pid: number): number => [pid, ...descendants(pid)].reduce((sum, p) => sum + processTicks(p), 0);
 
 function systemBusyTicks(): number {
   const [, ...values] = (read('/proc/stat') ?? '').split('\n')[0]!.trim().split(/\s+/).map(Number);

@@ -1,4 +1,4 @@
-import { ServiceError } from '../errors.js';
+import { clientName, ServiceError } from '../errors.js';
 import { chooseFace, type FaceChoice, type FaceChoicePolicy, relevantFaceHeight } from '../face/choice.js';
 import type { Detection } from '../face/detector.js';
 import type { FacePipeline } from '../face/pipeline.js';
@@ -91,7 +91,7 @@ export function createBiometry(deps: BiometryDeps): Biometry {
       try {
         decodeTemplateInto(template.bytes, deps.templateModel, matrix, index * dimension);
       } catch (error) {
-        throw about(`template ${index + 1} ("${template.filename.slice(0, 64)}")`, error);
+        throw about(`template ${index + 1} ("${clientName(template.filename)}")`, error);
       }
     });
     return matrix;
@@ -155,7 +155,7 @@ export function createBiometry(deps: BiometryDeps): Biometry {
       const probe = await describeNamed(image, 'sample_1');
       const matrix = new Float32Array(images.length * dimension);
       for (const [index, named] of images.entries()) {
-        matrix.set(await describeNamed(named.bytes, `sample ${index + 1} ("${named.filename.slice(0, 64)}")`), index * dimension);
+        matrix.set(await describeNamed(named.bytes, `sample ${index + 1} ("${clientName(named.filename)}")`), index * dimension);
       }
       return matchAll(probe, matrix, images);
     },

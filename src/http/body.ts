@@ -31,22 +31,42 @@ export function imageBody(maxImageBytes: number): RequestHandler[] {
 }
 
 /**
- * Answers 408 (and closes the connection) when the request body has not arrived within `ms`, so that a client
- * trickling its body cannot hold a slot for long. Starts once the request is admitted.
+ * Answers 408 (and closes the connection) when the request body has not arrived within `ms`, or when it arrives
+ * slower than `minBytesPerSecond` on average (checked every second from the second second on; 0 for no minimum),
+ * so that a client trickling its body holds its body budget for seconds, not for the whole deadline. Starts once
+ * the request may be received.
  */
-export function bodyDeadline(ms: number): RequestHandler {
+export function bodyDeadline(ms: number, minBytesPerSecond: number): RequestHandler {
   return (req, res, next) => {
     if (req.complete) {
       next();
       return;
     }
-    const timer = setTimeout(() => {
+    const started = performance.now();
+    // The socket's count, not the body's: a 'data' listener here would start the body flowing before its parser.
+    const bytesBefore = req.socket.bytesRead;
+    const refuse = (reason: 'body_timeout' | 'slow_body', detail: string): void => {
       if (req.complete || res.headersSent) return;
+      res.locals.refusal = reason;
       res.set('Connection', 'close');
       res.once('finish', () => req.socket.destroy());
-      sendError(req, res, 'timeout', `the body was not received within ${ms} ms`);
-    }, ms);
-    const stop = (): void => clearTimeout(timer);
+      sendError(req, res, 'timeout', detail);
+    };
+    const deadline = setTimeout(() => refuse('body_timeout', `the body was not received within ${ms} ms`), ms);
+    const rateCheck =
+      minBytesPerSecond > 0
+        ? setInterval(() => {
+            const seconds = (performance.now() - started) / 1000;
+            const rate = (req.socket.bytesRead - bytesBefore) / seconds;
+            if (seconds > 1.5 && rate < minBytesPerSecond) {
+              refuse('slow_body', `the body arrived at ${Math.floor(rate)} bytes/s, under the minimum of ${minBytesPerSecond}`);
+            }
+          }, 1000)
+        : undefined;
+    const stop = (): void => {
+      clearTimeout(deadline);
+      clearInterval(rateCheck);
+    };
     req.once('end', stop);
     res.once('close', stop);
     next();

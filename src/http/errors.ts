@@ -13,6 +13,8 @@ export function areaOf(path: string): ApiArea {
 export function sendError(req: Request, res: Response, kind: ErrorKind, detail?: string): void {
   const { status, body } = errorResponse(areaOf(req.path), kind, detail);
   res.locals.errorCode = body.code;
+  // A request refused for its size is counted as a refusal, without a log line of its own (see createRefusalLog).
+  if (kind === 'too-large') res.locals.refusal ??= 'too_large';
   res.status(status).json(body);
 }
 

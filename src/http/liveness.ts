@@ -1,9 +1,10 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AppDeps, Route } from '../app.js';
-import { ServiceError } from '../errors.js';
+import { clientName, ServiceError } from '../errors.js';
 import type { MediaPart } from '../liveness/liveness.js';
 import { cancellation } from './admission.js';
 import { base64Allowance, imageBody } from './body.js';
+import { sendJson } from './json.js';
 import { multipartBody, type Part, partsOf } from './multipart.js';
 import { declaredImageFormat, mediaType, transferDecode, usesBase64 } from './request.js';
 
@@ -18,25 +19,35 @@ function isMediaType(type: string | undefined): boolean {
 
 const PAYLOAD = 'payload';
 
-function mediaParts(req: Request, parts: Part[], maxMedia: number, maxMediaBytes: number): { media: MediaPart[]; payload: string | undefined } {
+interface FolderLimits {
+  maxMedia: number;
+  maxMediaBytes: number;
+  maxPayloadBytes: number;
+}
+
+function mediaParts(req: Request, parts: Part[], limits: FolderLimits): { media: MediaPart[]; payload: string | undefined } {
+  const { maxMedia, maxMediaBytes } = limits;
   const payloads = parts.filter((p) => p.name === PAYLOAD);
   if (payloads.length > 1) throw new ServiceError('malformed-request', 'the "payload" part appears more than once');
   const payload = payloads[0];
   if (payload?.declaredType && !['text/plain', 'application/json'].includes(payload.declaredType)) {
-    throw new ServiceError('part-content-type', `the payload part is declared ${payload.declaredType.slice(0, 64)}; send JSON`);
+    throw new ServiceError('part-content-type', `the payload part is declared ${clientName(payload.declaredType)}; send JSON`);
+  }
+  if (payload && payload.bytes.length > limits.maxPayloadBytes) {
+    throw new ServiceError('too-large', `the payload part holds ${payload.bytes.length} bytes; at most ${limits.maxPayloadBytes}`);
   }
   const mediaList = parts.filter((p) => p.name !== PAYLOAD);
   if (mediaList.length === 0) throw new ServiceError('sample-unreadable', 'the request holds no media part');
   if (mediaList.length > maxMedia) throw new ServiceError('too-large', `${mediaList.length} media; at most ${maxMedia} per request`);
   const keys = new Set<string>();
   const media = mediaList.map((part): MediaPart => {
-    if (keys.has(part.name)) throw new ServiceError('malformed-request', `media key "${part.name.slice(0, 64)}" appears more than once`);
+    if (keys.has(part.name)) throw new ServiceError('malformed-request', `media key "${clientName(part.name)}" appears more than once`);
     keys.add(part.name);
     if (!isMediaType(part.declaredType)) {
-      throw new ServiceError('part-content-type', `media "${part.name.slice(0, 64)}" is declared ${part.declaredType!.slice(0, 64)}`);
+      throw new ServiceError('part-content-type', `media "${clientName(part.name)}" is declared ${clientName(part.declaredType!)}`);
     }
-    const bytes = transferDecode(part.bytes, usesBase64(req), () => new ServiceError('sample-unreadable', `media "${part.name.slice(0, 64)}" is not valid base64`));
-    if (bytes.length > maxMediaBytes) throw new ServiceError('too-large', `media "${part.name.slice(0, 64)}" exceeds ${maxMediaBytes} bytes`);
+    const bytes = transferDecode(part.bytes, usesBase64(req), () => new ServiceError('sample-unreadable', `media "${clientName(part.name)}" is not valid base64`));
+    if (bytes.length > maxMediaBytes) throw new ServiceError('too-large', `media "${clientName(part.name)}" exceeds ${maxMediaBytes} bytes`);
     return { key: part.name, filename: part.filename, bytes };
   });
   return { media, payload: payload?.bytes.toString('utf8') };
@@ -51,32 +62,37 @@ export function livenessRoutes(deps: AppDeps): Route[] {
     maxParts: config.maxImagesPerRequest + 1,
   });
 
-  const singleImage: RequestHandler[] = [
-    ...single,
-    async (req, res) => {
-      const result = await liveness.detectImage(req.body as Buffer);
-      metrics.countLiveness('image', result.passed ? 'passed' : 'attack');
-      res.json(result);
-    },
-  ];
-  const folderOfMedia: RequestHandler[] = [
-    ...folder,
-    async (req, res) => {
-      const { media, payload } = mediaParts(req, partsOf(req), config.maxImagesPerRequest, config.maxMediaBytes);
-      const { folder, resolutions } = await liveness.detectFolder(media, payload, cancellation(res));
-      for (const resolution of resolutions) metrics.countLiveness('folder', resolution);
-      res.json(folder);
-    },
-  ];
-
-  /** One path, two modes, chosen by the request's Content-Type. */
-  const byMode: RequestHandler = (req, res, next) => {
-    if (declaredImageFormat(req.get('content-type'))) runChain(singleImage, req, res, next);
-    else if (mediaType(req.get('content-type')) === 'multipart/form-data') runChain(folderOfMedia, req, res, next);
-    else throw new ServiceError('content-type', 'send one image (image/jpeg, image/png) or multipart/form-data');
+  const singleImage: RequestHandler = async (req, res) => {
+    const result = await liveness.detectImage(req.body as Buffer);
+    metrics.countLiveness('image', result.passed ? 'passed' : 'attack');
+    res.json(result);
+  };
+  const folderLimits: FolderLimits = { maxMedia: config.maxImagesPerRequest, maxMediaBytes: config.maxMediaBytes, maxPayloadBytes: config.livenessMaxPayloadBytes };
+  const folderOfMedia: RequestHandler = async (req, res) => {
+    const { media, payload } = mediaParts(req, partsOf(req), folderLimits);
+    const { folder, resolutions } = await liveness.detectFolder(media, payload, cancellation(res));
+    sendJson(res, folder, config.maxResponseBytes);
+    for (const resolution of resolutions) metrics.countLiveness('folder', resolution);
   };
 
-  return [{ method: 'post', path: '/v1/face/liveness/detect', inference: true, handlers: [byMode] }];
+  /** One path, two modes, chosen by the request's Content-Type: the body is read as the mode reads it. */
+  const isSingleImage = (req: Request): boolean => declaredImageFormat(req.get('content-type')) !== undefined;
+  const bodyByMode: RequestHandler = (req, res, next) => {
+    if (isSingleImage(req)) runChain(single, req, res, next);
+    else if (mediaType(req.get('content-type')) === 'multipart/form-data') runChain(folder, req, res, next);
+    else throw new ServiceError('content-type', 'send one image (image/jpeg, image/png) or multipart/form-data');
+  };
+  const byMode: RequestHandler = (req, res, next) => (isSingleImage(req) ? singleImage : folderOfMedia)(req, res, next);
+
+  return [
+    {
+      method: 'post',
+      path: '/v1/face/liveness/detect',
+      inference: { maxBodyBytes: Math.max(base64Allowance(config.maxImageBytes), config.maxRequestBytes) },
+      body: [bodyByMode],
+      handlers: [byMode],
+    },
+  ];
 }
 
 /** Runs middleware in order as express would, handing errors (thrown or rejected) to `done`. */

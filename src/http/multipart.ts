@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import { type ErrorKind, ServiceError } from '../errors.js';
+import { clientName, type ErrorKind, ServiceError } from '../errors.js';
 import { sniffImageFormat } from '../media/image.js';
 import { boundaryOf, type ParsedPart, parseMultipart } from './multipart-parser.js';
 import { checkBodyEncoding, checkImageMatchesDeclared, declaredImageFormat, mediaType, refuseDeclaredLength, transferDecode } from './request.js';
@@ -112,7 +112,7 @@ export function selectParts<N extends string>(parts: Part[], spec: Record<N, Par
   const selected = Object.fromEntries(Object.keys(spec).map((name) => [name, [] as Part[]])) as Record<N, Part[]>;
   for (const part of parts) {
     const list = (selected as Record<string, Part[]>)[part.name];
-    if (!list) throw new ServiceError('malformed-request', `unexpected part "${part.name.slice(0, 64)}"; expected ${Object.keys(spec).join(', ')}`);
+    if (!list) throw new ServiceError('malformed-request', `unexpected part "${clientName(part.name)}"; expected ${Object.keys(spec).join(', ')}`);
     list.push(part);
   }
   for (const name of Object.keys(spec) as N[]) {
@@ -139,13 +139,13 @@ export function partBytes(part: Part, kind: PartKind, base64: boolean): Buffer {
   const allowed = kind === 'image' ? imagePartTypes : templatePartTypes;
   const declared = part.declaredType;
   if (declared && declared !== 'text/plain' && !allowed.has(declared)) {
-    throw new ServiceError('part-content-type', `part "${part.name}" is declared ${declared.slice(0, 64)}`);
+    throw new ServiceError('part-content-type', `part "${clientName(part.name)}" is declared ${clientName(declared)}`);
   }
-  const bytes = transferDecode(part.bytes, base64, () => new ServiceError(missingKind[kind], `part "${part.name}" is not valid base64`));
+  const bytes = transferDecode(part.bytes, base64, () => new ServiceError(missingKind[kind], `part "${clientName(part.name)}" is not valid base64`));
   if (kind === 'image') {
     const declaredFormat = declaredImageFormat(declared);
     if (declaredFormat) checkImageMatchesDeclared(bytes, declaredFormat, part.name);
-    else if (!sniffImageFormat(bytes)) throw new ServiceError('sample-unreadable', `part "${part.name}" is not a JPEG or PNG image`);
+    else if (!sniffImageFormat(bytes)) throw new ServiceError('sample-unreadable', `part "${clientName(part.name)}" is not a JPEG or PNG image`);
   }
   return bytes;
 }

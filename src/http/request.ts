@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { ServiceError } from '../errors.js';
+import { clientName, ServiceError } from '../errors.js';
 import { type ImageFormat, imageMimeTypes, sniffImageFormat } from '../media/image.js';
 import { decodeBase64 } from '../media/base64.js';
 
@@ -64,7 +64,7 @@ export function transferDecode(bytes: Uint8Array, base64: boolean, invalid: () =
 
 /** Checks that image bytes are what their declared type says. */
 export function checkImageMatchesDeclared(bytes: Uint8Array, declared: ImageFormat, partName?: string): void {
-  const where = partName ? `part "${partName}"` : 'the body';
+  const where = partName ? `part "${clientName(partName)}"` : 'the body';
   if (bytes.length === 0) throw new ServiceError('sample-unreadable', `${where} is empty`);
   const actual = sniffImageFormat(bytes);
   if (actual !== declared) {

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { errorResponse, ServiceError } from '../errors.js';
+import { clientName, errorResponse, ServiceError } from '../errors.js';
 import { encodeJpeg } from '../media/image.js';
 import { type AnalysedMedia, type AnalysisOutcome, type AnalysisResolution, analysisResolution, type BestShotImage, folderObject, roundScore } from './folder.js';
 import type { MediaAnalyser } from './media.js';
@@ -11,6 +11,10 @@ export interface LivenessDeps {
   threshold: number;
   /** Best shots are sent at most this many pixels, as video frames are sampled. */
   bestShotMaxPixels: number;
+  /** Most analyses a folder payload may ask for. */
+  maxAnalyses: number;
+  /** Largest answer: the best shots it would repeat, once per analysis that asks for them, must fit in it. */
+  maxAnswerBytes: number;
 }
 
 export interface MediaPart {
@@ -51,7 +55,7 @@ export function createLiveness(deps: LivenessDeps): Liveness {
 
     async detectFolder(parts, payloadText, cancel) {
       const timeCreated = Date.now() / 1000;
-      const request = parsePayload(payloadText, parts.map((p) => p.key), deps.threshold);
+      const request = parsePayload(payloadText, parts.map((p) => p.key), { defaultThreshold: deps.threshold, maxAnalyses: deps.maxAnalyses });
       const media: AnalysedMedia[] = [];
       for (const part of parts) {
         media.push({ key: part.key, id: randomUUID(), filename: part.filename, analysis: await analyser.analyse(part.bytes, cancel) });
@@ -60,6 +64,12 @@ export function createLiveness(deps: LivenessDeps): Liveness {
       const sampleError = errorResponse('liveness', 'sample-unreadable').body;
       const shotsWanted = request.analyses.some((a) => a.extractBestShot);
       const shots = shotsWanted ? (await Promise.all(media.map(bestShot))).filter((s): s is BestShotImage => !!s) : [];
+      // Each analysis that asks for best shots carries all of them: refuse before building an answer that large.
+      const shotCopies = request.analyses.filter((a) => a.extractBestShot).length;
+      const shotBytes = shotCopies * shots.reduce((sum, shot) => sum + shot.imageB64.length, 0);
+      if (shotBytes > deps.maxAnswerBytes) {
+        throw new ServiceError('too-large', `the answer would carry ${shotBytes} bytes of best shots (${shotCopies} analyses × ${shots.length} images); at most ${deps.maxAnswerBytes}`);
+      }
       const analyses: AnalysisOutcome[] = request.analyses.map((analysisRequest) => {
         const resolution = analysisResolution(
           media.map((m) => m.analysis),
@@ -70,7 +80,7 @@ export function createLiveness(deps: LivenessDeps): Liveness {
           request: analysisRequest,
           id: randomUUID(),
           resolution,
-          error: failure ? { code: sampleError.code, message: `${sampleError.message}: media "${failed!.key.slice(0, 64)}": ${failure}` } : undefined,
+          error: failure ? { code: sampleError.code, message: `${sampleError.message}: media "${clientName(failed!.key)}": ${failure}` } : undefined,
           bestShots: analysisRequest.extractBestShot ? shots : [],
         };
       });

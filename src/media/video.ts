@@ -15,6 +15,10 @@ export interface VideoLimits {
   timeoutMs: number;
   /** Larger frames are scaled down to this many pixels, aspect ratio kept. */
   maxFramePixels: number;
+  /** Videos whose coded frames are larger are refused: from the probe, and by ffmpeg's decoders themselves. */
+  maxSourcePixels: number;
+  /** Data memory (RLIMIT_DATA: heap and anonymous mappings) each ffmpeg process may allocate. */
+  maxMemoryBytes: number;
 }
 
 export interface VideoInfo {
@@ -50,8 +54,16 @@ export type Container = (typeof containers)[keyof typeof containers];
  * Samples up to `maxFrames` frames of a video, evenly over its first `maxDurationSeconds`, as RGB rasters (rotation
  * metadata applied, scaled down to `maxFramePixels`). Nothing touches the disk: ffmpeg reads the bytes from a loopback
  * HTTP server that lives as long as the call, because MP4s with their index at the end need seekable input, which
- * stdin is not. Input that is not a decodable video in an MP4/MOV, Matroska/WebM or AVI container, or that is not
- * decoded within `timeoutMs`, is an unreadable sample.
+ * stdin is not. Input that is not a decodable video in an MP4/MOV, Matroska/WebM or AVI container, whose frames are
+ * larger than `maxSourcePixels`, that needs more than `maxMemoryBytes` to decode, or that is not decoded within
+ * `timeoutMs`, is an unreadable sample.
+ *
+ * ffmpeg's memory is bounded three ways, because a few kilobytes can declare frames of any size: the probe reads
+ * the frame size and refuses large ones before any frame is decoded for sampling; `-max_pixels` makes ffmpeg's own
+ * decoders refuse a larger frame (also when the container states a small size and the frames inside are large, and
+ * in the probe's own look at the first frame); and each ffmpeg runs under RLIMIT_DATA, so that whatever else it
+ * would allocate fails inside ffmpeg instead of growing the pod. A 3 MB AVI of two 16000×16000 frames grew ffmpeg by
+ * 2.4–3 GB before.
  */
 export async function decodeVideo(
   bytes: Uint8Array,
@@ -90,12 +102,20 @@ function inputArgs(url: string, limits: VideoLimits): string[] {
     Object.keys(containers).join(','),
     '-threads',
     '1',
+    '-max_pixels',
+    String(limits.maxSourcePixels),
     '-t',
     String(limits.maxDurationSeconds),
     '-i',
     url,
   ];
 }
+
+/** What ffmpeg's decoders log when a frame is larger than -max_pixels. */
+const OVER_MAX_PIXELS = /Picture size (\d+)x(\d+) exceeds specified max pixel count/;
+
+const tooLarge = (width: number, height: number, limits: VideoLimits): ServiceError =>
+  new ServiceError('sample-unreadable', `the video's frames are ${width}×${height}, more than ${limits.maxSourcePixels} pixels`);
 
 /**
  * Reads the container, codec, size, rotation and frame rate from ffmpeg's dump of the input, and measures the
@@ -106,7 +126,7 @@ async function probe(ffmpegPath: string, url: string, limits: VideoLimits, deadl
   let dump = '';
   let progress = '';
   const args = [...inputArgs(url, limits), '-loglevel', 'info', '-map', '0:v:0', '-c', 'copy', '-f', 'null', '-progress', 'pipe:1', '-'];
-  await runFfmpeg(ffmpegPath, args, deadline, {
+  await runFfmpeg(ffmpegPath, args, limits, deadline, {
     onStdout: (chunk) => {
       progress = (progress + chunk.toString('latin1')).slice(-4096);
       return true;
@@ -116,6 +136,8 @@ async function probe(ffmpegPath: string, url: string, limits: VideoLimits, deadl
     },
   });
   if (/not on whitelist/.test(dump)) throw new ServiceError('sample-unreadable', 'the container is not MP4/MOV, Matroska/WebM or AVI');
+  const refused = OVER_MAX_PIXELS.exec(dump);
+  if (refused) throw tooLarge(Number(refused[1]), Number(refused[2]), limits);
   const input = inputSection(dump);
   if (!input) throw new ServiceError('sample-unreadable', 'the bytes are not a readable video');
   const stream = /Stream #0:\d+.*?: Video: (\w+)(.*)((?:\n(?! *Stream #) {4,}.*)*)/.exec(input.text);
@@ -124,6 +146,7 @@ async function probe(ffmpegPath: string, url: string, limits: VideoLimits, deadl
   const size = /, (\d+)x(\d+)\b/.exec(details);
   const [codedWidth, codedHeight] = [Number(size?.[1]), Number(size?.[2])];
   if (!(codedWidth > 0 && codedHeight > 0)) throw new ServiceError('sample-unreadable', 'the video stream has no frame size');
+  if (codedWidth * codedHeight > limits.maxSourcePixels) throw tooLarge(codedWidth, codedHeight, limits);
   const turned = Math.abs(Math.abs(rotationDegrees(metadata) % 180) - 90) < 1;
   const durationSeconds = input.durationSeconds ?? lastTimestamp(progress);
   if (durationSeconds === undefined) throw new ServiceError('sample-unreadable', 'the video holds no frame');
@@ -210,7 +233,8 @@ async function sampleFrames(ffmpegPath: string, url: string, info: VideoInfo, li
   const times: number[] = [];
   let pending = new Uint8Array(frameBytes);
   let filled = 0;
-  const run = await runFfmpeg(ffmpegPath, args, deadline, {
+  let refused: ServiceError | undefined;
+  const run = await runFfmpeg(ffmpegPath, args, limits, deadline, {
     onStdout: (chunk) => {
       for (let offset = 0; offset < chunk.length; ) {
         // More than maxFrames frames is ffmpeg misbehaving: stop reading rather than let it fill memory.
@@ -230,8 +254,15 @@ async function sampleFrames(ffmpegPath: string, url: string, info: VideoInfo, li
     onStderrLine: (line) => {
       const time = /^\[Parsed_showinfo_\d+ @ \w+\] n: *\d+ pts: *-?\d+ pts_time:(-?[\d.]+)/.exec(line);
       if (time && times.length < limits.maxFrames) times.push(Number(time[1]));
+      const over = OVER_MAX_PIXELS.exec(line);
+      if (over) refused ??= tooLarge(Number(over[1]), Number(over[2]), limits);
+      // A decoder that cannot allocate its frame under RLIMIT_DATA says get_buffer() failed; elsewhere ENOMEM.
+      if (/get_buffer\(\) failed|Cannot allocate memory/.test(line)) {
+        refused ??= new ServiceError('sample-unreadable', `decoding the video needs more than ${limits.maxMemoryBytes} bytes of memory`);
+      }
     },
   });
+  if (refused && rasters.length < limits.maxFrames) throw refused;
   if ((run.exitCode !== 0 && !run.stopped) || rasters.length === 0) {
     throw new ServiceError('sample-unreadable', 'no frame of the video could be decoded');
   }
@@ -256,15 +287,19 @@ interface FfmpegRun {
 const STDERR_LINE_CAP = 4096;
 
 /**
- * Runs ffmpeg, handing its stdout to `onStdout` until that returns false, and its stderr line by line. ffmpeg leads
- * a process group of its own, which is killed whole (a wrapper script's children too) when ffmpeg is stopped or the
- * deadline passes; on the deadline the promise rejects only once ffmpeg has exited.
+ * Runs ffmpeg under RLIMIT_DATA of `maxMemoryBytes`, handing its stdout to `onStdout` until that returns false, and
+ * its stderr line by line. ffmpeg leads a process group of its own, which is killed whole (a wrapper script's
+ * children too) when ffmpeg is stopped or the deadline passes; on the deadline the promise rejects only once ffmpeg
+ * has exited.
  */
-function runFfmpeg(ffmpegPath: string, args: string[], deadline: AbortSignal, output: FfmpegOutput): Promise<FfmpegRun> {
+function runFfmpeg(ffmpegPath: string, args: string[], limits: Pick<VideoLimits, 'maxMemoryBytes'>, deadline: AbortSignal, output: FfmpegOutput): Promise<FfmpegRun> {
   return new Promise((resolve, reject) => {
     if (deadline.aborted) return reject(deadline.reason);
+    // The shell sets the limit and becomes ffmpeg (exec: same process, same group). RLIMIT_DATA rather than the
+    // address space (ulimit -v): Debian's ffmpeg maps 300 MB of shared libraries before it allocates anything.
+    const limited = ['-c', 'ulimit -d "$1" && shift && exec "$@"', 'ffmpeg', String(Math.floor(limits.maxMemoryBytes / 1024)), ffmpegPath, ...args];
     // An empty environment: no proxy variable may route the loopback URL elsewhere, no FFREPORT may write a log file.
-    const child = spawn(ffmpegPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: {} });
+    const child = spawn('/bin/sh', limited, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: {} });
     let stopped = false;
     let partialLine = '';
     const exited = (): boolean => child.exitCode !== null || child.signalCode !== null;
@@ -303,7 +338,11 @@ function runFfmpeg(ffmpegPath: string, args: string[], deadline: AbortSignal, ou
     child.on('close', (exitCode) => {
       deadline.removeEventListener('abort', onDeadline);
       if (partialLine) output.onStderrLine(partialLine);
-      if (!deadline.aborted) resolve({ exitCode, stopped });
+      if (deadline.aborted) return;
+      // The shell's own codes: ffmpeg could not be found or run, which is no fault of the video.
+      if (exitCode === 126 || exitCode === 127) {
+        reject(new Error(`ffmpeg could not be run (exit code ${exitCode}): check FFMPEG_PATH, and that VIDEO_MAX_MEMORY_BYTES leaves it room to load`));
+      } else resolve({ exitCode, stopped });
     });
   });
 }

@@ -2,7 +2,12 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Decision } from '../biometry/score.js';
 import type { Stage } from './stages.js';
 
-export type RejectionReason = 'queue_full' | 'queue_timeout' | 'loading';
+/**
+ * Why a request was refused before its work began: at capacity (queue_full, queue_timeout: 503), too large (413),
+ * too slow to send its body (body_timeout, slow_body: 408), or framed so that it could smuggle a request
+ * (bad_framing: 400).
+ */
+export type RejectionReason = 'queue_full' | 'queue_timeout' | 'loading' | 'too_large' | 'body_timeout' | 'slow_body' | 'bad_framing';
 export type LivenessResult = 'passed' | 'attack' | 'SUCCESS' | 'DECLINED' | 'FAILED';
 
 export interface Metrics {
@@ -10,13 +15,15 @@ export interface Metrics {
   observeRequest(route: string, method: string, status: number, seconds: number): void;
   observeStage(stage: Stage, seconds: number): void;
   setInflight(count: number, bodyBytes: number): void;
-  setQueued(count: number): void;
+  /** Requests waiting (for body budget or a slot), and requests whose bodies are being received. */
+  setQueued(waiting: number, receiving: number): void;
   countRejected(reason: RejectionReason): void;
   countDecision(decision: Decision, count?: number): void;
   countLiveness(mode: 'image' | 'folder', result: LivenessResult): void;
   setModelLoaded(model: string, family: string, loaded: boolean): void;
   /** A model run failed in the runtime (counted per model). */
   countModelFailure(model: string): void;
+  setTemplatesSigned(signed: boolean): void;
 }
 
 export interface BuildInfo {
@@ -59,11 +66,12 @@ export function createMetrics(build: BuildInfo): Metrics {
     registers,
   });
   const inflight = new Gauge({ name: 'face_api_inflight_requests', help: 'Requests holding an inference slot', registers });
-  const inflightBodyBytes = new Gauge({ name: 'face_api_inflight_body_bytes', help: 'Declared body bytes of the requests holding an inference slot', registers });
-  const queued = new Gauge({ name: 'face_api_queued_requests', help: 'Requests waiting for an inference slot', registers });
+  const inflightBodyBytes = new Gauge({ name: 'face_api_inflight_body_bytes', help: 'Declared body bytes of the requests being received or worked on (the body budget in use)', registers });
+  const queued = new Gauge({ name: 'face_api_queued_requests', help: 'Requests waiting for body budget or for an inference slot', registers });
+  const receiving = new Gauge({ name: 'face_api_receiving_requests', help: 'Requests whose bodies are being received (they hold body budget, no slot)', registers });
   const rejected = new Counter({
     name: 'face_api_rejected_requests_total',
-    help: 'Requests answered 503 without being processed, by reason',
+    help: 'Requests refused before their work began, by reason (503 queue_full, queue_timeout; 413 too_large; 408 body_timeout, slow_body; 400 bad_framing)',
     labelNames: ['reason'] as const,
     registers,
   });
@@ -91,6 +99,7 @@ export function createMetrics(build: BuildInfo): Metrics {
     labelNames: ['model'] as const,
     registers,
   });
+  const templatesSigned = new Gauge({ name: 'face_api_templates_signed', help: '1 when templates are signed (TEMPLATE_KEYS is set), 0 when they can be forged', registers });
   new Gauge({
     name: 'face_api_build_info',
     help: 'Build information; the value is always 1',
@@ -110,7 +119,10 @@ export function createMetrics(build: BuildInfo): Metrics {
       inflight.set(count);
       inflightBodyBytes.set(bodyBytes);
     },
-    setQueued: (count) => queued.set(count),
+    setQueued: (waiting, bodies) => {
+      queued.set(waiting);
+      receiving.set(bodies);
+    },
     countRejected: (reason) => rejected.inc({ reason }),
     countDecision: (decision, count = 1) => decisions.inc({ decision }, count),
     countLiveness: (mode, result) => liveness.inc({ mode, result }),
@@ -120,5 +132,6 @@ export function createMetrics(build: BuildInfo): Metrics {
       modelFailures.inc({ model }, 0);
     },
     countModelFailure: (model) => modelFailures.inc({ model }),
+    setTemplatesSigned: (signed) => templatesSigned.set(signed ? 1 : 0),
   };
 }

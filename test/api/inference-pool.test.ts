@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { projectRoot } from '../../src/config.js';
@@ -29,6 +29,17 @@ describe('inference pool', () => {
     for (const run of runs) assert.deepEqual(run.output!.data, runs[0]!.output!.data);
     const other = await session.run({ input: { data: input(2), dims: [1, 1, 64, 64] } });
     assert.notDeepEqual(other.output!.data, runs[0]!.output!.data);
+  });
+
+  it('runs its workers 10 nice levels below the event loop, which keeps its own priority', async () => {
+    // Field 19 of /proc/<pid>/task/<tid>/stat is the thread's nice value.
+    const niceOf = async (tid: string): Promise<number> => {
+      const stat = await readFile(`/proc/self/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    };
+    const main = await niceOf(String(process.pid));
+    const threads = await Promise.all((await readdir('/proc/self/task')).map(niceOf));
+    assert.equal(threads.filter((nice) => nice === Math.min(19, main + 10)).length, 2, `nice values ${threads.join(' ')}`);
   });
 
   it('leaves the caller its input: tensors are copied to the workers, not moved', async () => {

@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
+import { mediaSettings } from '../../src/compose.js';
+import { loadConfig } from '../../src/config.js';
 import { readCsv, readData } from '../helpers/data.js';
 import { postMultipart, type RawPart } from '../helpers/multipart.js';
 import { expectError, postImage, type TestService, startService } from '../helpers/service.js';
@@ -39,7 +41,7 @@ const bestShotPayload = payload({ analyses: [{ type: 'quality', params: { extrac
 /** JPEG frames of a real clip, taken from the decoded video through the service's own decoder. */
 async function framesOfSelfie(count: number): Promise<Buffer[]> {
   const { decodeVideo } = await import('../../src/media/video.js');
-  const video = await decodeVideo(await readData('video/selfie_6s.mp4'), { maxFrames: count, maxDurationSeconds: 10, timeoutMs: 10_000, maxFramePixels: 1e6 });
+  const video = await decodeVideo(await readData('video/selfie_6s.mp4'), { ...mediaSettings(loadConfig({})).limits.video, maxFrames: count, maxDurationSeconds: 10, timeoutMs: 10_000, maxFramePixels: 1e6 });
   return Promise.all(video.frames.map((f) => sharp(f.raster.data, { raw: { width: f.raster.width, height: f.raster.height, channels: 3 } }).jpeg().toBuffer()));
 }
 

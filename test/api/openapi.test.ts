@@ -326,7 +326,7 @@ function documentedErrorCodes(): Map<string, Set<number>> {
     for (const [status, response] of Object.entries(operation.responses)) add(Number(status), response);
   }
   const methodAnswers = Object.values(document.paths).flatMap((item) => (item['x-method-not-allowed'] ? [item['x-method-not-allowed']] : []));
-  for (const response of [document['x-unknown-route'], document['x-client-closed'], ...methodAnswers]) {
+  for (const response of [document['x-unknown-route'], document['x-client-closed'], document['x-bad-framing'], ...methodAnswers]) {
     add(resolveRef(document, response)['x-status'], response);
   }
   return codes;
@@ -395,7 +395,7 @@ describe('the real service answers as documented', () => {
   it('registers exactly the routes the document lists', () => {
     const app = createApp(composeApp(service.config, service.registry, createLogger('silent'), () => ({ status: 0, message: '' })));
     const documented = operationsOf(document).map(({ path, method }) => `${method.toUpperCase()} ${path}`);
-    assert.deepEqual(registeredRoutes(app), documented.sort());
+    assert.deepEqual(registeredRoutes(app.express), documented.sort());
   });
 
   it('GET /version, /metrics and /openapi.json', async () => {
@@ -588,10 +588,12 @@ describe('the real service answers as documented when models fail', () => {
 });
 
 describe('the real service answers as documented under load', () => {
-  it('503 with Retry-After when every slot is taken, 408 when a body does not arrive', async () => {
-    const service = await startService({ MAX_CONCURRENT_REQUESTS: '1', MAX_QUEUED_REQUESTS: '0', BODY_TIMEOUT_MS: '1000' });
+  it('503 with Retry-After when the body budget is held and the queue is full, 408 when a body does not arrive', async () => {
+    // A body that never comes holds the body budget (never an inference slot) until its deadline: with no queue, the
+    // requests that do not fit beside it are refused at once.
+    const budget = String(photos.obama.length);
+    const service = await startService({ MAX_CONCURRENT_REQUESTS: '1', MAX_QUEUED_REQUESTS: '0', BODY_TIMEOUT_MS: '1000', MAX_INFLIGHT_BODY_BYTES: budget });
     try {
-      // A request whose body never comes holds the only slot until its deadline.
       const stalled = slowRequest(service, EXTRACT, 'image/jpeg', photos.obama);
       let refused: Answer | undefined;
       for (let attempt = 0; attempt < 50 && !refused; attempt++) {
@@ -599,7 +601,7 @@ describe('the real service answers as documented under load', () => {
         if (response.status === 503) refused = await expectAnswer(Promise.resolve({ method, path, response }), 503, 'BPE-001003');
         else await response.arrayBuffer();
       }
-      assert.ok(refused, 'the stalled request never took the slot');
+      assert.ok(refused, 'the stalled request never held the body budget');
       await expectAnswer(sendImage(service, DETECT, photos.live, 'image/jpeg'), 503, 'LDE-001003');
       await expectAnswer(stalled, 408, 'BPE-002008');
       await expectAnswer(slowRequest(service, DETECT, 'image/jpeg', photos.live), 408, 'LDE-002009');

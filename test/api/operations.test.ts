@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import { readData } from '../helpers/data.js';
 import { postMultipart } from '../helpers/multipart.js';
 import { expectError, postImage, type TestService, startService } from '../helpers/service.js';
@@ -39,6 +40,134 @@ describe('backpressure', () => {
     const after = await (await fetch(`${service.url}/metrics`)).text();
     assert.match(after, /^face_api_rejected_requests_total\{reason="queue_full"\} 2$/m);
     assert.match(after, /^face_api_inflight_requests 0$/m);
+  });
+});
+
+describe('slow uploads', () => {
+  it('hold body budget, never an inference slot: a good request is served while six bodies trickle, and the six are cut at the minimum rate', async () => {
+    const service = await startService({ MAX_CONCURRENT_REQUESTS: '2', BODY_MIN_BYTES_PER_SECOND: '1024' });
+    try {
+      const { port } = new URL(service.url);
+      const slow = Array.from({ length: 6 }, () => {
+        const socket = connect(Number(port), '127.0.0.1');
+        const received: Buffer[] = [];
+        socket.on('data', (chunk: Buffer) => received.push(chunk));
+        const started = performance.now();
+        socket.write('POST /v1/face/pattern/extract HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 200000\r\n\r\n');
+        socket.write(face.subarray(0, 1));
+        return new Promise<{ answer: string; ms: number }>((resolve) =>
+          socket.on('close', () => resolve({ answer: Buffer.concat(received).toString('latin1'), ms: performance.now() - started })),
+        );
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const metrics = await (await fetch(`${service.url}/metrics`)).text();
+      assert.match(metrics, /^face_api_receiving_requests 6$/m);
+      assert.match(metrics, /^face_api_inflight_requests 0$/m);
+      const started = performance.now();
+      const good = await postImage(`${service.url}/v1/face/pattern/extract`, face, 'image/jpeg');
+      const goodMs = performance.now() - started;
+      assert.equal(good.status, 200, await good.clone().text());
+      // Before, the six held every slot until the body deadline and the good request got 503 after QUEUE_TIMEOUT_MS (10 s).
+      assert.ok(goodMs < 3000, `the good request took ${goodMs.toFixed(0)} ms`);
+      for (const { answer, ms } of await Promise.all(slow)) {
+        assert.match(answer, /^HTTP\/1\.1 408 /);
+        assert.match(answer, /"code":"BPE-002008".*under the minimum of 1024/);
+        // Cut from the second second on, not at BODY_TIMEOUT_MS (30 s).
+        assert.ok(ms > 1500 && ms < 3500, `a trickling upload was cut after ${ms.toFixed(0)} ms`);
+      }
+      assert.match(await (await fetch(`${service.url}/metrics`)).text(), /^face_api_rejected_requests_total\{reason="slow_body"\} 6$/m);
+    } finally {
+      await service.close();
+    }
+  });
+});
+
+interface FloodAnswer {
+  client: number;
+  status: number;
+  retryAfter: string | undefined;
+  code: string;
+  /** From sending the request to its answer. */
+  ms: number;
+}
+
+/**
+ * `clients` clients, each on a kept-alive connection of its own, each sending `each` extracts of `body` one after the
+ * other without waiting (they ignore Retry-After), from a worker thread: its own event loop, so that sending them
+ * does not delay the service's (they share only the cores).
+ */
+function flood(url: string, body: Buffer, clients: number, each: number): Promise<FloodAnswer[]> {
+  const worker = new Worker(
+    `const { workerData, parentPort } = require('node:worker_threads');
+    const http = require('node:http');
+    const { url, body, clients, each } = workerData;
+    const post = (agent) => new Promise((resolve, reject) => {
+      const started = performance.now();
+      const request = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'image/jpeg', 'content-length': body.length } }, (response) => {
+        const chunks = [];
+        response.on('data', (chunk) => chunks.push(chunk));
+        response.on('end', () => resolve({ status: response.statusCode, retryAfter: response.headers['retry-after'], code: JSON.parse(Buffer.concat(chunks)).code, ms: performance.now() - started }));
+      });
+      request.on('error', reject);
+      request.end(body);
+    });
+    const client = async (index) => {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      const answers = [];
+      for (let i = 0; i < each; i++) answers.push({ client: index, ...(await post(agent)) });
+      agent.destroy();
+      return answers;
+    };
+    Promise.all(Array.from({ length: clients }, (_, i) => client(i))).then((all) => parentPort.postMessage(all.flat()));`,
+    { eval: true, workerData: { url, body, clients, each } },
+  );
+  return new Promise((resolve, reject) => {
+    worker.once('message', (answers: FloodAnswer[]) => void worker.terminate().then(() => resolve(answers)));
+    worker.once('error', reject);
+  });
+}
+
+describe('refusals under a flood', () => {
+  it('are answered before the framework, counted, not logged one by one, and paced for clients that ignore Retry-After, while health keeps answering', async () => {
+    const lines: string[] = [];
+    const stream = new PassThrough();
+    stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean)));
+    // A body that never comes holds all the body budget; with no queue, every other inference request is refused.
+    const service = await startService({ MAX_QUEUED_REQUESTS: '0', MAX_INFLIGHT_BODY_BYTES: '100000', BODY_MIN_BYTES_PER_SECOND: '0' }, undefined, stream);
+    const stalled = connect(Number(new URL(service.url).port), '127.0.0.1');
+    try {
+      stalled.write('POST /v1/face/pattern/extract HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 100000\r\n\r\n');
+      stalled.write(face);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const [clients, each] = [100, 3];
+      const flooding = flood(`${service.url}/v1/face/pattern/extract`, face, clients, each);
+      const healthMs: number[] = [];
+      let done = false;
+      void flooding.finally(() => (done = true));
+      while (!done) {
+        const started = performance.now();
+        assert.equal((await fetch(`${service.url}/v1/face/pattern/health`)).status, 200);
+        healthMs.push(performance.now() - started);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const answers = await flooding;
+      assert.deepEqual([...new Set(answers.map((a) => `${a.status} ${a.code} Retry-After ${a.retryAfter}`))], ['503 BPE-001003 Retry-After 1']);
+      // The cost that matters under a flood: how long health waits for the event loop.
+      assert.ok(healthMs.length >= 10 && Math.max(...healthMs) < 250, `health took up to ${Math.max(...healthMs).toFixed(0)} ms under the flood`);
+      // Each client's first refusal comes at once; the ones it asked for without waiting come when Retry-After has passed.
+      const first = answers.filter((_, i) => i % each === 0).map((a) => a.ms);
+      const eager = answers.filter((_, i) => i % each !== 0).map((a) => a.ms);
+      assert.ok(Math.max(...first) < 900, `a first refusal took ${Math.max(...first).toFixed(0)} ms`);
+      assert.ok(Math.min(...eager) > 800 && Math.max(...eager) < 2000, `refusals of eager requests took ${Math.min(...eager).toFixed(0)}–${Math.max(...eager).toFixed(0)} ms`);
+      const metrics = await (await fetch(`${service.url}/metrics`)).text();
+      assert.match(metrics, new RegExp(`^face_api_rejected_requests_total\\{reason="queue_full"\\} ${clients * each}$`, 'm'));
+      assert.match(metrics, new RegExp(`^http_requests_total\\{route="/v1/face/pattern/extract",method="POST",status_code="503"\\} ${clients * each}$`, 'm'));
+      const logged = lines.map((line) => JSON.parse(line) as { msg: string; status?: number });
+      assert.deepEqual(logged.filter((entry) => entry.msg === 'request' && entry.status === 503), [], 'a refusal was logged on its own');
+    } finally {
+      stalled.destroy();
+      await service.close();
+    }
   });
 });
 

@@ -4,17 +4,10 @@
  * and uploads the client abandons. The service answers each with its code and keeps serving.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
-import { createApp } from '../../src/app.js';
-import { composeApp } from '../../src/compose.js';
-import { loadConfig } from '../../src/config.js';
-import { loadModels, type ModelRegistry } from '../../src/models/registry.js';
-import { createLogger } from '../../src/observability/logger.js';
 import { readData } from '../helpers/data.js';
 import { multipart } from '../helpers/multipart.js';
 import { type TestService, startService } from '../helpers/service.js';
@@ -192,6 +185,38 @@ describe('bad requests at the HTTP level', () => {
     }
   });
 
+  it('answers 400 and closes for framing that could smuggle a request, and never serves the request hidden behind it', async () => {
+    const before = await (await fetch(`${service.url}/metrics`)).text();
+    const extractsBefore = Number(/^http_requests_total\{route="\/v1\/face\/pattern\/extract",method="POST",status_code="200"\} (\d+)$/m.exec(before)?.[1] ?? 0);
+    const hidden = `${requestHead('POST', '/v1/face/pattern/extract', ['Content-Type: image/jpeg', `Content-Length: ${face.length}`])}${face.toString('latin1')}`;
+    // undefined: Node's own parser answers 400 (without a body) before the app sees the request.
+    const cases: [string, string, string[], string, string | undefined][] = [
+      ['Transfer-Encoding: xchunked on GET', '/version', ['Transfer-Encoding: xchunked'], '', 'SVC-002007'],
+      ['Transfer-Encoding: xchunked on a health method', '/v1/face/pattern/health', ['Transfer-Encoding: xchunked'], '', 'BPE-002007'],
+      ['Transfer-Encoding: xchunked on POST', '/v1/face/pattern/extract', ['Content-Type: image/jpeg', 'Transfer-Encoding: xchunked'], '', 'BPE-002007'],
+      ['Transfer-Encoding: chunked, identity on POST', '/v1/face/pattern/extract', ['Content-Type: image/jpeg', 'Transfer-Encoding: chunked, identity'], '', undefined],
+      ['Transfer-Encoding: gzip, chunked on POST', '/v1/face/liveness/detect', ['Content-Type: image/jpeg', 'Transfer-Encoding: gzip, chunked'], '0\r\n\r\n', 'LDE-002007'],
+      ['a body on GET', '/v1/face/liveness/health', ['Content-Length: 5'], 'hello', 'LDE-002007'],
+      ['a chunked body on GET', '/metrics', ['Transfer-Encoding: chunked'], '5\r\nhello\r\n0\r\n\r\n', 'SVC-002007'],
+      ['a body on DELETE', '/v1/face/pattern/extract', ['Content-Length: 5'], 'hello', 'BPE-002007'],
+    ];
+    for (const [label, path, headers, body, code] of cases) {
+      const method = label.includes('DELETE') ? 'DELETE' : label.includes('POST') ? 'POST' : 'GET';
+      const answer = await rawExchange(service.url, [`${requestHead(method, path, headers)}${body}${hidden}`], 0, 3000);
+      ledger.recordRaw(`${label}, an extract pipelined behind it`, answer);
+      assert.equal(answer.status, 400, `${label}: ${JSON.stringify(answer)}`);
+      assert.equal((answer.json as { code: string } | undefined)?.code, code, label);
+      assert.equal(answer.headers.connection, 'close', label);
+      assert.equal(answer.answers, 1, `${label}: the request behind it was answered`);
+      assert.ok(answer.closedByServer && answer.elapsedMs < 1000, `${label}: closed ${answer.closedByServer}, after ${answer.elapsedMs.toFixed(0)} ms`);
+    }
+    const after = await (await fetch(`${service.url}/metrics`)).text();
+    assert.equal(Number(/^http_requests_total\{route="\/v1\/face\/pattern\/extract",method="POST",status_code="200"\} (\d+)$/m.exec(after)?.[1] ?? 0), extractsBefore, 'no hidden extract was served');
+    assert.match(after, new RegExp(`^face_api_rejected_requests_total\\{reason="bad_framing"\\} ${cases.filter((c) => c[4]).length}$`, 'm'));
+    // Chunked bodies with a plain Content-Length of 0 on GET are framed soundly, and answered.
+    await ledger.check('GET with Content-Length: 0', exchange(service.url, 'GET', '/version', { headers: { 'content-length': '0' } }), accepted);
+  });
+
   it('does not fall over when clients abandon their uploads half way', async () => {
     const { body, contentType } = multipart([{ name: 'template_1', body: face }, { name: 'templates_n', filename: 'a.bin', body: Buffer.alloc(200_000, 1) }]);
     const uploads: [string, string, Buffer][] = [
@@ -275,33 +300,40 @@ describe('bodies and headers that trickle in', () => {
     await assertStillServing(service, face);
   });
 
-  it('closes a connection whose headers trickle in past the server headers timeout (408 from Node), while serving everyone else', async () => {
-    // server.ts sets headersTimeout on its own server; the same app behind a server with a short one shows the effect.
-    const config = loadConfig({ LOG_LEVEL: 'silent' });
-    const registry: ModelRegistry = await loadModels(config.modelsDir, { intraOpThreads: config.onnxIntraOpThreads });
-    const app = createApp(composeApp(config, registry, createLogger('silent'), () => ({ status: 0, message: '' })));
-    const server: Server = createServer({ headersTimeout: 400, requestTimeout: 1000, connectionsCheckingInterval: 50 }, app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  it('cuts connections when the configured timeouts say: headers trickling or never finished (408 from Node), idle, idle after an answer', async () => {
+    const headersTimeoutMs = 400;
+    const keepAliveTimeoutMs = 300;
+    const timed = await startService({ HEADERS_TIMEOUT_MS: String(headersTimeoutMs), KEEP_ALIVE_TIMEOUT_MS: String(keepAliveTimeoutMs) });
     try {
-      const byteByByte = rawExchange(url, requestHead('POST', '/v1/face/pattern/extract', ['Content-Type: image/jpeg']).split(''), 60, 3000);
-      const unfinished = rawExchange(url, ['POST /v1/face/pattern/extract HTTP/1.1\r\nHost: 127.0.0.1\r\n'], 0, 3000);
+      await fetch(`${timed.url}/v1/face/liveness/health`);
+      const byteByByte = rawExchange(timed.url, requestHead('POST', '/v1/face/pattern/extract', ['Content-Type: image/jpeg']).split(''), 60, 3000);
+      const unfinished = rawExchange(timed.url, ['POST /v1/face/pattern/extract HTTP/1.1\r\nHost: 127.0.0.1\r\n'], 0, 3000);
+      const silent = rawExchange(timed.url, [], 0, 3000);
+      const keptAlive = rawExchange(timed.url, [requestHead('GET', '/v1/face/pattern/health')], 0, 3000);
       await new Promise((resolve) => setTimeout(resolve, 100));
       const healthStarted = performance.now();
-      assert.equal((await fetch(`${url}/v1/face/liveness/health`)).status, 200);
+      assert.equal((await fetch(`${timed.url}/v1/face/liveness/health`)).status, 200);
       assert.ok(performance.now() - healthStarted < 250, 'health answers while headers trickle in');
+      // Node checks its timeouts every tenth of the headers timeout here (every second by default, not every 30 s).
+      const slack = 250;
       for (const [label, answer] of [
         ['a request sent a byte every 60 ms', await byteByByte],
         ['headers never finished', await unfinished],
       ] as const) {
         ledger.recordRaw(`${label} (Node's headers timeout)`, answer);
         assert.equal(answer.status, 408, `${label}: ${JSON.stringify(answer)}`);
-        assert.ok(answer.closedByServer && answer.elapsedMs < 1500, `${label}: closed after ${answer.elapsedMs.toFixed(0)} ms`);
+        assert.ok(answer.closedByServer && answer.elapsedMs >= headersTimeoutMs && answer.elapsedMs < headersTimeoutMs + slack, `${label}: closed after ${answer.elapsedMs.toFixed(0)} ms`);
       }
+      const idle = await silent;
+      assert.ok(idle.closedByServer && idle.elapsedMs >= headersTimeoutMs && idle.elapsedMs < headersTimeoutMs + slack, `a silent connection closed after ${idle.elapsedMs.toFixed(0)} ms`);
+      // The Keep-Alive header tells the client the timeout; Node waits a second more, so that the client closes first.
+      const answered = await keptAlive;
+      assert.equal(answered.status, 200);
+      assert.equal(answered.headers['keep-alive'], 'timeout=0');
+      const idleAfterAnswer = keepAliveTimeoutMs + 1000;
+      assert.ok(answered.closedByServer && answered.elapsedMs >= idleAfterAnswer && answered.elapsedMs < idleAfterAnswer + slack, `an idle kept-alive connection closed after ${answered.elapsedMs.toFixed(0)} ms`);
     } finally {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await registry.release();
+      await timed.close();
     }
   });
 });

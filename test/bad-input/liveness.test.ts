@@ -12,6 +12,7 @@ import sharp from 'sharp';
 import { mediaSettings } from '../../src/compose.js';
 import { MAX_PAYLOAD_DEPTH } from '../../src/liveness/payload.js';
 import { decodeVideo } from '../../src/media/video.js';
+import { greyJpeg, mjpegAvi } from '../helpers/avi.js';
 import { dataPath, readData } from '../helpers/data.js';
 import { postMultipart, type RawPart } from '../helpers/multipart.js';
 import { type TestService, startService } from '../helpers/service.js';
@@ -20,6 +21,7 @@ import {
   accepted,
   assertNo5xx,
   assertUnharmed,
+  costOf,
   type Expected,
   failedAnalysis,
   Ledger,
@@ -255,6 +257,27 @@ describe('video caps', () => {
     }
   });
 
+  it('VIDEO_MAX_SOURCE_PIXELS and VIDEO_MAX_MEMORY_BYTES: frames of 16000×16000 fail their analysis, and ffmpeg stays small', async () => {
+    const service = await startService();
+    try {
+      const url = `${service.url}/v1/face/liveness/detect`;
+      await ledger.check('warm-up video', postMultipart(url, [{ name: 'v', body: selfieVideo }]), accepted);
+      const frame = await greyJpeg(16_000, 16_000);
+      for (const [label, avi] of [
+        ['an 8 MB AVI of two 16000×16000 frames', mjpegAvi([frame, frame], 16_000, 16_000)],
+        ['the same frames in an AVI that claims 640×480', mjpegAvi([frame, frame], 640, 480)],
+      ] as const) {
+        // Before: +763 MB of RSS with ffmpeg counted, 7 CPU-seconds, 16 s.
+        const cost = await costOf(() => ledger.check(label, postMultipart(url, [{ name: 'clip', contentType: 'video/x-msvideo', body: avi }]), failedAnalysis(/16000×16000, more than 16777216 pixels/)));
+        assert.ok(cost.peakRssGrowthMib < 150, `${label}: RSS with ffmpeg grew by ${cost.peakRssGrowthMib.toFixed(0)} MiB`);
+        assert.ok(cost.wallMs < 3000 && cost.cpuSeconds < 2, `${label}: ${cost.wallMs.toFixed(0)} ms, ${cost.cpuSeconds} CPU-seconds`);
+      }
+      assertNo5xx(ledger.answers);
+    } finally {
+      await service.close();
+    }
+  });
+
   it('VIDEO_TIMEOUT_MS: a video that takes longer to decode fails its analysis at the deadline', async () => {
     const service = await startService({ VIDEO_MAX_SECONDS: '3600', VIDEO_TIMEOUT_MS: '300' });
     try {
@@ -262,6 +285,69 @@ describe('video caps', () => {
       await ledger.check('a 4.5-minute video read whole against a 0.3 s deadline', postMultipart(`${service.url}/v1/face/liveness/detect`, [{ name: 'v', body: loopedVideo(5) }]), failedAnalysis(/within 0\.3 s/));
       const elapsed = performance.now() - started;
       assert.ok(elapsed < 300 + 1500, `answered after ${elapsed.toFixed(0)} ms`);
+      assertNo5xx(ledger.answers);
+    } finally {
+      await service.close();
+    }
+  });
+});
+
+describe('payloads and answers, bounded before they are spent', () => {
+  const ledger = new Ledger();
+  const numbers = (count: number): string => Array.from({ length: count }, () => '1').join(',');
+  const bestShots = (count: number): string => JSON.stringify({ analyses: Array.from({ length: count }, () => ({ type: 'quality', params: { extract_best_shot: true } })) });
+
+  it('refuses a payload over LIVENESS_MAX_PAYLOAD_BYTES, or asking for more than LIVENESS_MAX_ANALYSES analyses, with 413, in milliseconds and megabytes', async () => {
+    const service = await startService();
+    const url = `${service.url}/v1/face/liveness/detect`;
+    const photo: RawPart = { name: 'photo', contentType: 'image/jpeg', body: face };
+    try {
+      await ledger.check('warm-up', postMultipart(url, [photo]), accepted);
+      // Before: 1.5 million numbers in place of the analyses took 9.4 CPU-seconds and +908 MB to refuse (400), and
+      // 5,000 analyses with the best shot answered 500 (RangeError: Invalid string length) after +802 MB.
+      const hostile: [string, string, RegExp][] = [
+        ['payload analyses of 1.5 million numbers', `{"analyses":[${numbers(1_500_000)}]}`, /payload part holds 3000014 bytes; at most 65536/],
+        ['payload metadata of 1.5 million numbers', `{"folder:meta_data":{"n":[${numbers(1_500_000)}]}}`, /at most 65536/],
+        ['5,000 analyses with the best shot', bestShots(5000), /at most 65536/],
+        [`${service.config.livenessMaxAnalyses + 1} analyses`, bestShots(service.config.livenessMaxAnalyses + 1), /asks for 17 analyses; at most 16/],
+        ['30,000 numbers in place of the analyses, within the byte limit', `{"analyses":[${numbers(30_000)}]}`, /asks for 30000 analyses/],
+      ];
+      for (const [label, payload, detail] of hostile) {
+        const cost = await costOf(() => ledger.check(label, postMultipart(url, [photo, { name: 'payload', body: payload }]), { code: 'LDE-002006', detail }));
+        assert.ok(cost.wallMs < 2000 && cost.cpuSeconds < 1.5, `${label}: ${cost.wallMs.toFixed(0)} ms, ${cost.cpuSeconds} CPU-seconds`);
+        assert.ok(cost.peakRssGrowthMib < 64, `${label}: RSS grew by ${cost.peakRssGrowthMib.toFixed(0)} MiB`);
+      }
+      // The most a payload within the limits may ask for is answered, and its answer is bounded.
+      const most = await costOf(() => ledger.check('16 analyses with the best shot', postMultipart(url, [photo, { name: 'payload', body: bestShots(16) }]), accepted));
+      assert.ok(most.peakRssGrowthMib < 64, `16 analyses: RSS grew by ${most.peakRssGrowthMib.toFixed(0)} MiB`);
+      assertNo5xx(ledger.answers);
+    } finally {
+      await service.close();
+    }
+  });
+
+  it('refuses with 413 an answer that would pass MAX_RESPONSE_BYTES: best shots repeated per analysis, 1:N results named by long filenames', async () => {
+    const service = await startService({ MAX_RESPONSE_BYTES: String(64 * 1024) });
+    try {
+      const selfie = await sharp(selfieImage).resize(1280, 720, { fit: 'cover' }).jpeg({ quality: 95 }).toBuffer();
+      const detect = `${service.url}/v1/face/liveness/detect`;
+      await ledger.check('one analysis with the best shot of a 720p selfie', postMultipart(detect, [{ name: 'photo', body: selfie }, { name: 'payload', body: bestShots(1) }]), {
+        code: 'LDE-002006',
+        detail: /best shots \(1 analyses × 1 images\); at most 65536/,
+      });
+      await ledger.check('the same without the best shot', postMultipart(detect, [{ name: 'photo', body: selfie }]), accepted);
+      const extract = await fetch(`${service.url}/v1/face/pattern/extract`, { method: 'POST', body: face, headers: { 'content-type': 'image/jpeg' } });
+      const template = Buffer.from(await extract.arrayBuffer());
+      // 1,000 candidates named by 40 control characters each: 240 characters of JSON per name.
+      const candidates = Array.from({ length: 1000 }, (_, i): RawPart => ({ name: 'templates_n', filename: `${'\u0001'.repeat(40)}${i}`, body: template }));
+      const cost = await costOf(() =>
+        ledger.check('1,000 candidates whose filenames bloat the answer', postMultipart(`${service.url}/v1/face/pattern/compare_n`, [{ name: 'template_1', body: template }, ...candidates]), {
+          code: 'BPE-002006',
+          detail: /results of these 1000 templates would take \d+ bytes; at most 65536/,
+        }),
+      );
+      assert.ok(cost.wallMs < 2000, `refused after ${cost.wallMs.toFixed(0)} ms`);
+      await ledger.check('100 of them fit', postMultipart(`${service.url}/v1/face/pattern/compare_n`, [{ name: 'template_1', body: template }, ...candidates.slice(0, 100)]), accepted);
       assertNo5xx(ledger.answers);
     } finally {
       await service.close();

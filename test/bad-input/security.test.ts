@@ -6,8 +6,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
+import { mediaSettings } from '../../src/compose.js';
+import { loadConfig } from '../../src/config.js';
 import { decodeVideo } from '../../src/media/video.js';
 import { readData } from '../helpers/data.js';
 import { postMultipart, type RawPart } from '../helpers/multipart.js';
@@ -23,7 +25,7 @@ const videos = await Promise.all(['selfie_6s.mp4', 'selfie_6s.webm', 'selfie_6s.
 
 /** JPEG frames of a real clip, for archives and capture objects. */
 async function framesOfSelfie(count: number): Promise<Buffer[]> {
-  const video = await decodeVideo(videos[0]!, { maxFrames: count, maxDurationSeconds: 10, timeoutMs: 10_000, maxFramePixels: 1e6 });
+  const video = await decodeVideo(videos[0]!, { ...mediaSettings(loadConfig({})).limits.video, maxFrames: count, maxDurationSeconds: 10, timeoutMs: 10_000, maxFramePixels: 1e6 });
   return Promise.all(video.frames.map((f) => sharp(f.raster.data, { raw: { width: f.raster.width, height: f.raster.height, channels: 3 } }).jpeg().toBuffer()));
 }
 
@@ -109,59 +111,97 @@ describe('no file is written, whatever the request', () => {
 });
 
 describe('messages never echo client bytes, server paths or long client names', () => {
+  let service: TestService;
+  let template: Buffer;
+  const pattern = (method: string): string => `${service.url}/v1/face/pattern/${method}`;
+  const detectUrl = (): string => `${service.url}/v1/face/liveness/detect`;
+  before(async () => {
+    service = await startService();
+    template = Buffer.from(await (await postImage(pattern('extract'), face, 'image/jpeg')).arrayBuffer());
+  });
+  after(() => service.close());
+
   it('truncates names the client chose to 64 characters, and never quotes the bytes it sent', async () => {
     const ledger = new Ledger();
-    const service = await startService();
-    try {
-      const pattern = (method: string): string => `${service.url}/v1/face/pattern/${method}`;
-      const detect = `${service.url}/v1/face/liveness/detect`;
-      const template = Buffer.from(await (await postImage(pattern('extract'), face, 'image/jpeg')).arrayBuffer());
-      const name = longName('client-name-');
-      // A Content-Type that is not a plain type/subtype counts as none, so the long name goes in a valid token.
-      const typeName = `client-type-${'t'.repeat(988)}`;
-      const onePixel = await sharp({ create: { width: 1, height: 1, channels: 3, background: '#000' } }).png().toBuffer();
-      const marker = 'CLIENT-BYTES-7f3a9c';
-      const markerBytes = Buffer.from(`${marker} `.repeat(40));
-      const cases: [string, () => Promise<Response>, Expected][] = [
-        ...['compare', 'verify', 'extract_and_compare', 'compare_n', 'verify_n', 'extract_and_compare_n'].map((method): [string, () => Promise<Response>, Expected] => [
-          `a 1000-character part name → ${method}`,
-          () => postMultipart(pattern(method), [{ name, body: 'x' }]),
-          { code: 'BPE-002007' },
-        ]),
-        ['a 1000-character filename of a bad compare_n candidate', () => postMultipart(pattern('compare_n'), [{ name: 'template_1', body: template }, { name: 'templates_n', filename: name, body: markerBytes }]), { code: 'BPE-002004' }],
-        ['a 1000-character filename of a bad verify_n candidate', () => postMultipart(pattern('verify_n'), [{ name: 'sample_1', contentType: 'image/jpeg', body: face }, { name: 'templates_n', filename: name, body: 'x' }]), { code: 'BPE-002004' }],
-        [
-          'a 1000-character filename of a candidate without a face',
-          () => postMultipart(pattern('extract_and_compare_n'), [{ name: 'sample_1', contentType: 'image/jpeg', body: face }, { name: 'samples_n', filename: name, contentType: 'image/png', body: onePixel }]),
-          { code: 'BPE-003002' },
-        ],
-        ['a 1000-character part Content-Type', () => postMultipart(pattern('compare'), [{ name: 'bio_feature', contentType: `application/${typeName}`, body: template }, { name: 'bio_template', body: template }]), { code: 'BPE-002005' }],
-        ['a 1000-character media key of a media that fails', () => postMultipart(detect, [{ name, body: markerBytes }]), failedAnalysis()],
-        ['a 1000-character media key declared text/html', () => postMultipart(detect, [{ name, contentType: 'text/html', body: selfie }]), { code: 'LDE-002005' }],
-        ['a 1000-character media key twice', () => postMultipart(detect, [{ name, contentType: 'image/jpeg', body: selfie }, { name, contentType: 'image/jpeg', body: selfie }]), { code: 'LDE-002007' }],
-        ['a 1000-character media Content-Type', () => postMultipart(detect, [{ name: 'm', contentType: `text/${typeName}`, body: selfie }]), { code: 'LDE-002005' }],
-        ['a 1000-character payload Content-Type', () => postMultipart(detect, [{ name: 'm', contentType: 'image/jpeg', body: selfie }, { name: 'payload', contentType: `text/${typeName}`, body: '{}' }]), { code: 'LDE-002005' }],
-        ['client bytes as an image', () => postImage(pattern('extract'), markerBytes, 'image/jpeg'), { code: 'BPE-002003' }],
-        ['client bytes as a template', () => postMultipart(pattern('compare'), [{ name: 'bio_feature', body: markerBytes }, { name: 'bio_template', body: template }]), { code: 'BPE-002004' }],
-        ['client bytes as invalid base64', () => postImage(pattern('extract'), `${marker}!`, 'image/jpeg', { 'content-transfer-encoding': 'base64' }), { code: 'BPE-002003' }],
-        ['client bytes as a video', () => postMultipart(detect, [{ name: 'v', contentType: 'video/mp4', body: markerBytes }]), failedAnalysis()],
-        ['client bytes as a capture object', () => postMultipart(detect, [{ name: 'c', body: JSON.stringify({ frame_list: [`data:image/jpeg;base64,${marker}`] }) }]), failedAnalysis()],
-        ['client bytes as a payload', () => postMultipart(detect, [{ name: 'm', contentType: 'image/jpeg', body: selfie }, { name: 'payload', body: `{"${marker}` }]), { code: 'LDE-002008' }],
-        ['client bytes as a threshold', () => postMultipart(detect, [{ name: 'm', contentType: 'image/jpeg', body: selfie }, { name: 'payload', body: JSON.stringify({ analyses: [{ type: 'quality', params: { threshold_spoofing: marker } }] }) }]), { code: 'LDE-002008' }],
-      ];
-      for (const [label, send, expected] of cases) await ledger.check(label, send(), expected, [name, typeName]);
-      assertNoLeaks(ledger.answers);
-      for (const answer of ledger.answers) {
-        for (const message of answer.messages) assert.ok(!message.includes(marker), `${answer.label}: "${message}" quotes the client's bytes`);
-      }
-      assert.ok(
-        ledger.answers.filter((a) => a.messages.some((m) => m.includes(name.slice(0, 64)))).length >= 5,
-        'names are still shown, cut to 64 characters, so a client can find which one failed',
-      );
-      assertNo5xx(ledger.answers);
-      await assertStillServing(service, face);
-    } finally {
-      await service.close();
+    const detect = detectUrl();
+    const name = longName('client-name-');
+    // A Content-Type that is not a plain type/subtype counts as none, so the long name goes in a valid token.
+    const typeName = `client-type-${'t'.repeat(988)}`;
+    const onePixel = await sharp({ create: { width: 1, height: 1, channels: 3, background: '#000' } }).png().toBuffer();
+    const marker = 'CLIENT-BYTES-7f3a9c';
+    const markerBytes = Buffer.from(`${marker} `.repeat(40));
+    const cases: [string, () => Promise<Response>, Expected][] = [
+      ...['compare', 'verify', 'extract_and_compare', 'compare_n', 'verify_n', 'extract_and_compare_n'].map((method): [string, () => Promise<Response>, Expected] => [
+        `a 1000-character part name → ${method}`,
+        () => postMultipart(pattern(method), [{ name, body: 'x' }]),
+        { code: 'BPE-002007' },
+      ]),
+      ['a 1000-character filename of a bad compare_n candidate', () => postMultipart(pattern('compare_n'), [{ name: 'template_1', body: template }, { name: 'templates_n', filename: name, body: markerBytes }]), { code: 'BPE-002004' }],
+      ['a 1000-character filename of a bad verify_n candidate', () => postMultipart(pattern('verify_n'), [{ name: 'sample_1', contentType: 'image/jpeg', body: face }, { name: 'templates_n', filename: name, body: 'x' }]), { code: 'BPE-002004' }],
+      [
+        'a 1000-character filename of a candidate without a face',
+        () => postMultipart(pattern('extract_and_compare_n'), [{ name: 'sample_1', contentType: 'image/jpeg', body: face }, { name: 'samples_n', filename: name, contentType: 'image/png', body: onePixel }]),
+        { code: 'BPE-003002' },
+      ],
+      ['a 1000-character part Content-Type', () => postMultipart(pattern('compare'), [{ name: 'bio_feature', contentType: `application/${typeName}`, body: template }, { name: 'bio_template', body: template }]), { code: 'BPE-002005' }],
+      ['a 1000-character media key of a media that fails', () => postMultipart(detect, [{ name, body: markerBytes }]), failedAnalysis()],
+      ['a 1000-character media key declared text/html', () => postMultipart(detect, [{ name, contentType: 'text/html', body: selfie }]), { code: 'LDE-002005' }],
+      ['a 1000-character media key twice', () => postMultipart(detect, [{ name, contentType: 'image/jpeg', body: selfie }, { name, contentType: 'image/jpeg', body: selfie }]), { code: 'LDE-002007' }],
+      ['a 1000-character media Content-Type', () => postMultipart(detect, [{ name: 'm', contentType: `text/${typeName}`, body: selfie }]), { code: 'LDE-002005' }],
+      ['a 1000-character payload Content-Type', () => postMultipart(detect, [{ name: 'm', contentType: 'image/jpeg', body: selfie }, { name: 'payload', contentType: `text/${typeName}`, body: '{}' }]), { code: 'LDE-002005' }],
+      ['client bytes as an image', () => postImage(pattern('extract'), markerBytes, 'image/jpeg'), { code: 'BPE-002003' }],
+      ['client bytes as a template', () => postMultipart(pattern('compare'), [{ name: 'bio_feature', body: markerBytes }, { name: 'bio_template', body: template }]), { code: 'BPE-002004' }],
+      ['client bytes as invalid base64', () => postImage(pattern('extract'), `${marker}!`, 'image/jpeg', { 'content-transfer-encoding': 'base64' }), { code: 'BPE-002003' }],
+      ['client bytes as a video', () => postMultipart(detect, [{ name: 'v', contentType: 'video/mp4', body: markerBytes }]), failedAnalysis()],
+      ['client bytes as a capture object', () => postMultipart(detect, [{ name: 'c', body: JSON.stringify({ frame_list: [`data:image/jpeg;base64,${marker}`] }) }]), failedAnalysis()],
+      ['client bytes as a payload', () => postMultipart(detect, [{ name: 'm', contentType: 'image/jpeg', body: selfie }, { name: 'payload', body: `{"${marker}` }]), { code: 'LDE-002008' }],
+      ['client bytes as a threshold', () => postMultipart(detect, [{ name: 'm', contentType: 'image/jpeg', body: selfie }, { name: 'payload', body: JSON.stringify({ analyses: [{ type: 'quality', params: { threshold_spoofing: marker } }] }) }]), { code: 'LDE-002008' }],
+    ];
+    for (const [label, send, expected] of cases) await ledger.check(label, send(), expected, [name, typeName]);
+    assertNoLeaks(ledger.answers);
+    for (const answer of ledger.answers) {
+      for (const message of answer.messages) assert.ok(!message.includes(marker), `${answer.label}: "${message}" quotes the client's bytes`);
     }
+    assert.ok(
+      ledger.answers.filter((a) => a.messages.some((m) => m.includes(name.slice(0, 64)))).length >= 5,
+      'names are still shown, cut to 64 characters, so a client can find which one failed',
+    );
+    assertNo5xx(ledger.answers);
+    await assertStillServing(service, face);
+  });
+
+  it('shows every name the client chose printable: controls, bidirectional overrides and undecodable bytes as \\u escapes, cut between code points', async () => {
+    const ledger = new Ledger();
+    const detect = detectUrl();
+    const controls = 'a\u001b[31m\u0000\u0007\u202eb';
+    const emojiAcrossTheCut = `${'e'.repeat(63)}\u{1f600}tail`;
+    const boundary = 'names-boundary';
+    /** A multipart body whose headers are written byte for byte: RFC 5987 filenames, invalid UTF-8. */
+    const rawParts = (...parts: (string | Buffer)[]): Promise<Response> =>
+      fetch(pattern('compare_n'), {
+        method: 'POST',
+        body: Buffer.concat([...parts.flatMap((part) => [Buffer.from(`--${boundary}\r\n`), Buffer.from(part), Buffer.from('\r\n')]), Buffer.from(`--${boundary}--\r\n`)]),
+        headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+      });
+    const templatePart = Buffer.concat([Buffer.from('Content-Disposition: form-data; name="template_1"\r\n\r\n'), template]);
+    const badCandidate = (disposition: string | Buffer): Buffer => Buffer.concat([Buffer.from('Content-Disposition: form-data; name="templates_n"; '), Buffer.from(disposition), Buffer.from('\r\n\r\nbroken')]);
+    const payload = (body: unknown): Promise<Response> => postMultipart(detect, [{ name: 'm', contentType: 'image/jpeg', body: selfie }, { name: 'payload', body: JSON.stringify(body) }]);
+    const cases: [string, () => Promise<Response>, Expected, RegExp][] = [
+      ['a part named with ESC, NUL, BEL and a right-to-left override', () => postMultipart(pattern('compare'), [{ name: controls, body: 'x' }]), { code: 'BPE-002007' }, /"a\\u001B\[31m\\u0000\\u0007\\u202Eb"/],
+      ['an RFC 5987 filename holding CR and LF', () => rawParts(templatePart, badCandidate("filename*=UTF-8''x%0D%0AInjected%3A%201")), { code: 'BPE-002004' }, /\("x\\u000D\\u000AInjected: 1"\)/],
+      ['a filename with an emoji across the 64th character', () => rawParts(templatePart, badCandidate(`filename="${emojiAcrossTheCut}"`)), { code: 'BPE-002004' }, /\("e{63}\u{1f600}…"\)/u],
+      ['a filename of invalid UTF-8', () => rawParts(templatePart, badCandidate(Buffer.concat([Buffer.from('filename="'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"')]))), { code: 'BPE-002004' }, /\("\\uFFFD\(\\uFFFD"\)/],
+      ['a media key with controls, twice', () => postMultipart(detect, [{ name: controls, contentType: 'image/jpeg', body: selfie }, { name: controls, contentType: 'image/jpeg', body: selfie }]), { code: 'LDE-002007' }, /\\u001B/],
+      ['payload metadata for a media key with controls', () => payload({ 'media:meta_data': { [`x\r\n${controls}`]: {} } }), { code: 'LDE-002008' }, /"x\\u000D\\u000Aa\\u001B/],
+      ['an analysis type with controls', () => payload({ analyses: [{ type: `${controls}\ud800` }] }), { code: 'LDE-002008' }, /\\u0007\\u202Eb\\uD800/],
+      ['a payload key with controls where a value is invalid', () => payload({ 'media:meta_data': { [controls]: 1 } }), { code: 'LDE-002008' }, /\\u0000/],
+    ];
+    for (const [label, send, expected, shown] of cases) {
+      await ledger.check(label, send(), expected, [controls, emojiAcrossTheCut]);
+      const { messages } = ledger.answers.at(-1)!;
+      assert.match(messages.join(' '), shown, `${label}: the name is shown, escaped`);
+    }
+    assertNoLeaks(ledger.answers);
+    assertNo5xx(ledger.answers);
   });
 });

@@ -250,3 +250,66 @@ describe('templates when TEMPLATE_KEYS is set', () => {
     assert.ok(ledger.badRequests >= 50, `${ledger.badRequests} bad requests`);
   });
 });
+
+describe('forged templates (morphing)', () => {
+  /** The normalised mean of two templates' embeddings, in the first one's header: a template no photo gave. */
+  function morph(first: Buffer, second: Buffer, dimension = 512): Buffer {
+    const values = Array.from({ length: dimension }, (_, i) => first.readFloatLE(TEMPLATE_HEADER_BYTES + 4 * i) + second.readFloatLE(TEMPLATE_HEADER_BYTES + 4 * i));
+    const norm = Math.hypot(...values);
+    const out = Buffer.from(first.subarray(0, TEMPLATE_HEADER_BYTES + 4 * dimension));
+    values.forEach((value, i) => out.writeFloatLE(value / norm, TEMPLATE_HEADER_BYTES + 4 * i));
+    return out;
+  }
+  const people = ['Ariel_Sharon', 'Colin_Powell', 'Donald_Rumsfeld', 'George_W_Bush', 'Gerhard_Schroeder', 'Tony_Blair'];
+  const photos = (person: string): Promise<Buffer[]> =>
+    Promise.all(Array.from({ length: 10 }, (_, i) => readData('faces', 'lfw_color', person, `${person}_${String(i + 1).padStart(4, '0')}.jpg`)));
+
+  it('unsigned: the mean of two people\'s templates is approved against both; with TEMPLATE_KEYS it is refused', async (t) => {
+    const unsigned = await startService();
+    const signed = await startService({ TEMPLATE_KEYS: KEY });
+    try {
+      // Photos that show a second face of comparable size (LFW has some) give no template and are left out.
+      const templateOf = async (photo: Buffer): Promise<Buffer[]> => {
+        const response = await postImage(`${unsigned.url}/v1/face/pattern/extract`, photo, 'image/jpeg');
+        return response.status === 200 ? [Buffer.from(await response.arrayBuffer())] : [];
+      };
+      const enrolled = new Map<string, Buffer[]>();
+      for (const person of people) enrolled.set(person, (await Promise.all((await photos(person)).map(templateOf))).flat());
+      let pairs = 0;
+      let approvedAgainstBoth = 0;
+      const medians: number[] = [];
+      for (const [a, first] of people.entries()) {
+        for (const second of people.slice(a + 1)) {
+          const [mine, theirs] = [enrolled.get(first)!, enrolled.get(second)!];
+          const forged = morph(mine[0]!, theirs[0]!);
+          // Against each person's other photos: approved against both when each person's median score is.
+          const candidates = [...mine.slice(1), ...theirs.slice(1)].map((template, i): RawPart => ({ name: 'templates_n', filename: String(i), body: template }));
+          const answer = await postMultipart(`${unsigned.url}/v1/face/pattern/compare_n`, [{ name: 'template_1', body: forged }, ...candidates]);
+          assert.equal(answer.status, 200, 'an unsigned forgery is read like any template');
+          const scores = ((await answer.json()) as { results: { score: number }[] }).results.map((r) => r.score);
+          const median = (values: number[]): number => [...values].sort((x, y) => x - y)[values.length >> 1]!;
+          const [forFirst, forSecond] = [median(scores.slice(0, mine.length - 1)), median(scores.slice(mine.length - 1))];
+          medians.push(forFirst, forSecond);
+          pairs++;
+          if (forFirst >= unsigned.config.matchApproveThreshold && forSecond >= unsigned.config.matchApproveThreshold) approvedAgainstBoth++;
+        }
+      }
+      t.diagnostic(`${approvedAgainstBoth} of ${pairs} morphs of two LFW colour people approved against both (median scores ${Math.min(...medians)}–${Math.max(...medians)})`);
+      assert.ok(approvedAgainstBoth > 0, 'the risk the README describes is real with this model');
+
+      // Signed: the forgery carries no valid signature, and cannot be given one without the key.
+      const [mine, theirs] = await Promise.all([extract(signed, face), extract(signed, otherFace)]);
+      const forged = morph(mine, theirs);
+      const answer = await postMultipart(`${signed.url}/v1/face/pattern/compare`, [{ name: 'bio_feature', body: forged }, { name: 'bio_template', body: mine }]);
+      assert.equal(answer.status, 400);
+      assert.equal(((await answer.json()) as { code: string }).code, 'BPE-002004');
+      const version = (await (await fetch(`${signed.url}/version`)).json()) as { templates_signed: boolean };
+      assert.equal(version.templates_signed, true);
+      assert.equal(((await (await fetch(`${unsigned.url}/version`)).json()) as { templates_signed: boolean }).templates_signed, false);
+      assert.match(await (await fetch(`${unsigned.url}/metrics`)).text(), /^face_api_templates_signed 0$/m);
+    } finally {
+      await unsigned.close();
+      await signed.close();
+    }
+  });
+});

@@ -215,7 +215,16 @@ describe('k8s manifests', () => {
     assert.doesNotThrow(() => loadConfig(settings));
     const envFrom = list(container.envFrom).map((e) => obj(e.configMapRef).name);
     assert.deepEqual(envFrom, [obj(configMap.metadata).name]);
-    assert.equal(container.env, undefined, 'every setting in the ConfigMap');
+    assert.deepEqual(list(container.env).map((e) => obj(e).name), ['TEMPLATE_KEYS'], 'every other setting in the ConfigMap');
+  });
+
+  it('sign templates: TEMPLATE_KEYS comes from a Secret the pod cannot start without, never from the ConfigMap', () => {
+    assert.equal(settings.TEMPLATE_KEYS, undefined, 'no key in the ConfigMap');
+    const [keys] = list(container.env).map(obj);
+    const secret = obj(obj(keys!.valueFrom).secretKeyRef);
+    assert.equal(secret.key, 'TEMPLATE_KEYS');
+    assert.equal(secret.name, 'face-biometrics-api-template-keys');
+    assert.notEqual(secret.optional, true, 'an optional Secret would let the pod start unsigned');
   });
 
   it('size inference to the CPU limit: workers, ONNX threads and concurrency set, workers × threads within the limit', () => {

@@ -4,12 +4,18 @@
  * cannot send, and a settled RSS reading.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { after } from 'node:test';
 import { connect } from 'node:net';
 import os from 'node:os';
+import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { constants, crc32, deflateRawSync } from 'node:zlib';
+import { parse as parseYaml } from 'yaml';
+import { TICKS_PER_SECOND, treeTicks } from '../../bench/lib/cpu.js';
+import { treeRssMb } from '../../bench/lib/rss.js';
 import { projectRoot } from '../../src/config.js';
 import { errorCatalogue } from '../../src/errors.js';
 import { dataDir } from './data.js';
@@ -125,10 +131,12 @@ export function assertNoLeaks(answers: readonly Recorded[]): void {
       const where = `${answer.label}: "${message}"`;
       for (const path of paths) assert.ok(!message.includes(path), `${where} holds the path ${path}`);
       assert.doesNotMatch(message, /\bat \S+ \(|\.(?:ts|js|mjs|cjs):\d+|Error:/, `${where} holds a stack frame or an exception`);
-      assert.doesNotMatch(message, /[\u0000-\u001f\u007f\ufffd]/, `${where} holds control characters or undecodable bytes`);
+      // Controls, format characters (bidirectional overrides), lone surrogates, unassigned code points, U+FFFD.
+      assert.doesNotMatch(message, /[\p{C}\p{Zl}\p{Zp}\ufffd]/u, `${where} holds unprintable characters or undecodable bytes`);
       assert.ok(message.length <= 400, `${where} is ${message.length} characters long`);
       for (const name of answer.clientNames) {
-        if (name.length > 64) assert.ok(!message.includes(name.slice(0, 65)), `${where} holds more than 64 characters of a client's name`);
+        const codePoints = [...name];
+        if (codePoints.length > 64) assert.ok(!message.includes(codePoints.slice(0, 65).join('')), `${where} holds more than 64 characters of a client's name`);
       }
     }
   }
@@ -144,7 +152,33 @@ export function assertNo5xx(answers: readonly Recorded[], allowedCodes: readonly
   );
 }
 
-// ---------------------------------------------------------------- memory
+// ---------------------------------------------------------------- memory and cost
+
+export interface Cost<T> {
+  result: T;
+  wallMs: number;
+  /** CPU of this process (the service runs in it) and its child processes (ffmpeg), seconds. */
+  cpuSeconds: number;
+  /** Highest RSS of this process with its children while the work ran, above where it started, MiB. */
+  peakRssGrowthMib: number;
+}
+
+/** What `work` costs the process that serves it: wall time, CPU seconds and peak RSS growth, ffmpeg counted. */
+export async function costOf<T>(work: () => Promise<T>): Promise<Cost<T>> {
+  const startMib = treeRssMb(process.pid);
+  let peakMib = startMib;
+  const sampler = setInterval(() => {
+    peakMib = Math.max(peakMib, treeRssMb(process.pid));
+  }, 10);
+  const ticks = treeTicks(process.pid);
+  const started = performance.now();
+  try {
+    const result = await work();
+    return { result, wallMs: performance.now() - started, cpuSeconds: (treeTicks(process.pid) - ticks) / TICKS_PER_SECOND, peakRssGrowthMib: Math.max(peakMib, treeRssMb(process.pid)) - startMib };
+  } finally {
+    clearInterval(sampler);
+  }
+}
 
 export interface SettledMemory {
   rss: number;
@@ -152,11 +186,33 @@ export interface SettledMemory {
   arrayBuffers: number;
 }
 
-/** Memory after full garbage collections: gc is exposed at run time when the process was not started with --expose-gc. */
-export function memoryGauge(): { settled(): Promise<SettledMemory> } {
+/** The memory limit of the pod (k8s/deployment.yaml), in bytes. */
+function podMemoryLimit(): number {
+  const deployment = parseYaml(readFileSync(path.join(projectRoot, 'k8s', 'deployment.yaml'), 'utf8')) as {
+    spec: { template: { spec: { containers: { resources: { limits: { memory: string } } }[] } } };
+  };
+  const limit = deployment.spec.template.spec.containers[0]!.resources.limits.memory;
+  const match = /^(\d+)(Mi|Gi)$/.exec(limit);
+  if (!match) throw new Error(`cannot read the pod's memory limit "${limit}"`);
+  return Number(match[1]) * 2 ** (match[2] === 'Gi' ? 30 : 20);
+}
+
+export const POD_MEMORY_LIMIT = podMemoryLimit();
+
+/**
+ * Memory after full garbage collections (gc is exposed at run time when the process was not started with
+ * --expose-gc), and the highest RSS of this process with its children (ffmpeg), sampled every 20 ms from the
+ * gauge's creation: what a container memory limit counts.
+ */
+export function memoryGauge(): { settled(): Promise<SettledMemory>; peakTreeRss(): number } {
   v8.setFlagsFromString('--expose-gc');
   const gc = vm.runInNewContext('gc') as () => void;
+  let peakMib = 0;
+  setInterval(() => {
+    peakMib = Math.max(peakMib, treeRssMb(process.pid));
+  }, 20).unref();
   return {
+    peakTreeRss: () => peakMib * 2 ** 20,
     async settled() {
       for (let i = 0; i < 4; i++) {
         gc();
@@ -204,9 +260,23 @@ export async function assertUnharmed(
       `ArrayBuffers ${mib(run.baseline.arrayBuffers)} → ${mib(after.arrayBuffers)} MiB`,
   );
   assert.ok(run.ledger.badRequests >= run.minimumBadRequests, `${run.ledger.badRequests} bad requests`);
+  // The service, the test's client and ffmpeg together: the pod holds only the first and ffmpeg.
+  const peak = run.memory.peakTreeRss();
+  t.diagnostic(`peak RSS of the process with its children: ${mib(peak)} MiB (pod limit ${mib(POD_MEMORY_LIMIT)} MiB)`);
+  assert.ok(peak < POD_MEMORY_LIMIT, `peak RSS ${mib(peak)} MiB passed the pod's memory limit`);
   assert.ok(after.rss - run.baseline.rss < MEMORY_BOUNDS.rss, `RSS grew by ${mib(after.rss - run.baseline.rss)} MiB`);
   assert.ok(after.arrayBuffers - run.baseline.arrayBuffers < MEMORY_BOUNDS.arrayBuffers, `ArrayBuffers grew by ${mib(after.arrayBuffers - run.baseline.arrayBuffers)} MiB`);
 }
+
+/**
+ * Every file that sends bad input (it imports this module) ends by checking that the process, the service in it with
+ * its ffmpeg children, never passed the pod's memory limit while the file ran.
+ */
+const wholeFile = memoryGauge();
+after(() => {
+  const peak = wholeFile.peakTreeRss();
+  assert.ok(peak < POD_MEMORY_LIMIT, `peak RSS ${(peak / 2 ** 20).toFixed(0)} MiB passed the pod's memory limit`);
+});
 
 /** Errors nothing caught while a suite file ran: in the real server, each would have ended the process. */
 const uncaught: unknown[] = [];
@@ -266,6 +336,8 @@ export interface RawAnswer {
   /** Milliseconds from connecting to the server closing the connection (or to the end of the answer when it stays open). */
   elapsedMs: number;
   closedByServer: boolean;
+  /** HTTP answers on the connection: more than one when a pipelined request behind the first was served. */
+  answers: number;
 }
 
 /** A request line and headers, ended by the blank line. */
@@ -304,19 +376,21 @@ export function rawExchange(baseUrl: string, chunks: readonly (Buffer | string)[
   });
 }
 
-function parseAnswer(raw: Buffer): Pick<RawAnswer, 'status' | 'headers' | 'json'> {
+function parseAnswer(raw: Buffer): Pick<RawAnswer, 'status' | 'headers' | 'json' | 'answers'> {
+  const answers = raw.toString('latin1').match(/^HTTP\/1\.1 \d{3} /gm)?.length ?? 0;
   const headEnd = raw.indexOf('\r\n\r\n');
-  if (headEnd < 0) return { status: 0, headers: {}, json: undefined };
+  if (headEnd < 0) return { status: 0, headers: {}, json: undefined, answers };
   const [statusLine = '', ...lines] = raw.subarray(0, headEnd).toString('latin1').split('\r\n');
   const headers = Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf(':')).trim().toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
-  const body = raw.subarray(headEnd + 4).toString('utf8');
+  const length = Number(headers['content-length']);
+  const body = raw.subarray(headEnd + 4, Number.isInteger(length) ? headEnd + 4 + length : undefined).toString('utf8');
   let json: unknown;
   try {
     json = body ? JSON.parse(body) : undefined;
   } catch {
     json = undefined;
   }
-  return { status: Number(statusLine.split(' ')[1]), headers, json };
+  return { status: Number(statusLine.split(' ')[1]), headers, json, answers };
 }
 
 // ---------------------------------------------------------------- generated inputs

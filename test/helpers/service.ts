@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { Writable } from 'node:stream';
 import { createApp, type HealthStatus } from '../../src/app.js';
 import { composeApp, loadFaceModels } from '../../src/compose.js';
+import { createHttpServer } from '../../src/http/server.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { ModelRuntimeError } from '../../src/errors.js';
 import type { ModelRegistry } from '../../src/models/registry.js';
@@ -46,9 +47,8 @@ export async function startService(env: NodeJS.ProcessEnv = {}, fault?: ModelFau
   const health = (): HealthStatus => ({ status: 0, message: '' });
   const logger = logs ? createLogger('info', logs) : createLogger(config.logLevel);
   const app = createApp(composeApp(config, registry, logger, health));
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
+  const server: Server = createHttpServer(config, app.listener);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,

@@ -58,8 +58,9 @@ describe('statuses', () => {
 });
 
 describe('parsePayload', () => {
+  const settings = { defaultThreshold: 0.5, maxAnalyses: 4 };
   it('runs one quality analysis with the default threshold when there is no payload', () => {
-    const request = parsePayload(undefined, ['m'], 0.5);
+    const request = parsePayload(undefined, ['m'], settings);
     assert.deepEqual(request.analyses, [{ type: 'quality', metaData: {}, thresholdSpoofing: 0.5, extractBestShot: false }]);
   });
 
@@ -74,7 +75,7 @@ describe('parsePayload', () => {
         analyses: [{ type: 'Quality', meta_data: { k: 'v' }, params: { threshold_spoofing: 0.42, extract_best_shot: true, threshold_replay: 0.5 } }],
       }),
       ['m'],
-      0.5,
+      settings,
     );
     assert.deepEqual(request.analyses, [{ type: 'quality', metaData: { k: 'v' }, thresholdSpoofing: 0.42, extractBestShot: true }]);
     assert.deepEqual(request.mediaTags, { m: ['video_selfie'] });
@@ -83,13 +84,21 @@ describe('parsePayload', () => {
 
   it('refuses bad JSON, unknown analysis types, thresholds outside 0..1 and unknown media keys', () => {
     const invalid = (text: string): void =>
-      assert.throws(() => parsePayload(text, ['m'], 0.5), (e: unknown) => e instanceof ServiceError && e.kind === 'invalid-payload', text);
+      assert.throws(() => parsePayload(text, ['m'], settings), (e: unknown) => e instanceof ServiceError && e.kind === 'invalid-payload', text);
     invalid('{');
     invalid('[]');
     invalid('{"analyses":[{"type":"documents"}]}');
     invalid('{"analyses":[{"type":"quality","params":{"threshold_spoofing":2}}]}');
     invalid('{"analyses":[{"type":"quality","params":{"extract_best_shot":"yes"}}]}');
     invalid('{"media:meta_data":{"other":{}}}');
+  });
+
+  it('refuses more analyses than the limit as too large, before checking any of them', () => {
+    const analyses = (count: number, each: unknown): string => JSON.stringify({ analyses: Array.from({ length: count }, () => each) });
+    assert.equal(parsePayload(analyses(4, { type: 'quality' }), ['m'], settings).analyses.length, 4);
+    for (const text of [analyses(5, { type: 'quality' }), analyses(100_000, 1)]) {
+      assert.throws(() => parsePayload(text, ['m'], settings), (e: unknown) => e instanceof ServiceError && e.kind === 'too-large' && /at most 4/.test(e.message));
+    }
   });
 });
 

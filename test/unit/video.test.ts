@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -7,9 +8,11 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import { decodeVideo, type DecodedVideo, type VideoLimits } from '../../src/media/video.js';
+import { greyJpeg, mjpegAvi } from '../helpers/avi.js';
+import { costOf } from '../helpers/bad-input.js';
 import { dataPath, readData } from '../helpers/data.js';
 
-const limits: VideoLimits = { maxFrames: 30, maxDurationSeconds: 10, timeoutMs: 10_000, maxFramePixels: 1_000_000 };
+const limits: VideoLimits = { maxFrames: 30, maxDurationSeconds: 10, timeoutMs: 10_000, maxFramePixels: 1_000_000, maxSourcePixels: 4096 * 4096, maxMemoryBytes: 256 << 20 };
 
 /** A video made from the shared data by the bundled ffmpeg, straight into memory. */
 async function transcode(source: string, ...outputArgs: string[]): Promise<Buffer> {
@@ -199,6 +202,36 @@ describe('decodeVideo', () => {
       ],
     );
   });
+
+  // Each bound holds with the bundled ffmpeg and with Debian's, where it is installed (FFMPEG_PATH prefers it).
+  const binaries = [ffmpegInstaller.path, ...(existsSync('/usr/bin/ffmpeg') ? ['/usr/bin/ffmpeg'] : [])];
+  for (const ffmpeg of binaries) {
+    const which = ffmpeg === ffmpegInstaller.path ? 'the bundled ffmpeg' : "Debian's ffmpeg";
+
+    it(`refuses frames over maxSourcePixels before decoding them, also when the container claims a small size (${which})`, async () => {
+      const frame = await greyJpeg(16_000, 16_000);
+      for (const [label, avi] of [
+        ['an AVI of two 16000×16000 frames', mjpegAvi([frame, frame], 16_000, 16_000)],
+        ['the same frames in an AVI that claims 640×480', mjpegAvi([frame, frame], 640, 480)],
+      ] as const) {
+        // Before: ffmpeg grew by 2.4–3 GB decoding the first.
+        const cost = await costOf(() => assert.rejects(decodeVideo(avi, limits, ffmpeg), unreadable(/frames are 16000×16000, more than 16777216 pixels/)));
+        assert.ok(cost.peakRssGrowthMib < 100, `${label}: RSS with ffmpeg grew by ${cost.peakRssGrowthMib.toFixed(0)} MiB`);
+        assert.ok(cost.wallMs < 3000, `${label}: refused after ${cost.wallMs.toFixed(0)} ms`);
+      }
+    });
+
+    it(`runs ffmpeg under maxMemoryBytes of data memory (${which})`, async () => {
+      // 4000×4000 frames pass the pixel limit; each takes 24 MB decoded.
+      const frame = await greyJpeg(4000, 4000);
+      const avi = mjpegAvi([frame, frame], 4000, 4000);
+      const cost = await costOf(() => assert.rejects(decodeVideo(avi, { ...limits, maxMemoryBytes: 48 << 20 }, ffmpeg), unreadable(/needs more than 50331648 bytes of memory/)));
+      assert.ok(cost.peakRssGrowthMib < 100, `RSS with ffmpeg grew by ${cost.peakRssGrowthMib.toFixed(0)} MiB`);
+      const decoded = await decodeVideo(avi, limits, ffmpeg);
+      assert.equal(decoded.frames.length, 2);
+      assert.deepEqual([decoded.info.width, decoded.info.height], [4000, 4000]);
+    });
+  }
 
   it('writes no file and closes its loopback server', async () => {
     const listings = async () => [...(await readdir(tmpdir())), '|', ...(await readdir(process.cwd()))].sort();
