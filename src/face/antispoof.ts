@@ -1,14 +1,46 @@
-import type { Box } from './geometry.js';
+import { type Box, boxHeight, boxWidth } from './geometry.js';
 import { contextCrop } from './landmarks.js';
-import { resizeMapping, sampleToTensor } from './sampling.js';
+import { type Border, type Rect, resizeMapping, sampleToTensor } from './sampling.js';
 import type { Raster } from '../media/raster.js';
 import type { AntiSpoofEntry } from '../models/manifest.js';
 
-/** The anti-spoof model's input: the face box enlarged by the model's crop scale (kept inside the image), resized. */
-export function antiSpoofInput(raster: Raster, faceBox: Box, model: AntiSpoofEntry): Float32Array {
+/** The boxes of a located face an anti-spoof crop can start from. */
+export interface AntiSpoofFace {
+  detection: { box: Box };
+  /** Square as tall as the detection, clipped to the image. */
+  faceBox: Box;
+}
+
+function cropBox(face: AntiSpoofFace, model: AntiSpoofEntry): Box {
+  switch (model.params.faceBox) {
+    case 'square':
+      return face.faceBox;
+    case 'detected':
+      return face.detection.box;
+    case 'square-on-longer-side': {
+      const { box } = face.detection;
+      const half = Math.max(boxWidth(box), boxHeight(box)) / 2;
+      const [cx, cy] = [(box.x1 + box.x2) / 2, (box.y1 + box.y2) / 2];
+      return { x1: cx - half, y1: cy - half, x2: cx + half, y2: cy + half };
+    }
+  }
+}
+
+/** The region the model sees, and what its part outside the image holds. */
+export function antiSpoofCrop(face: AntiSpoofFace, model: AntiSpoofEntry, imageWidth: number, imageHeight: number): { crop: Rect; border: Border } {
+  const box = cropBox(face, model);
+  const { cropScale, cropMode, cropFill } = model.params;
+  if (cropMode === 'shrink-to-fit') return { crop: contextCrop(box, cropScale, imageWidth, imageHeight), border: 'replicate' };
+  const [width, height] = [boxWidth(box) * cropScale, boxHeight(box) * cropScale];
+  const crop = { x: (box.x1 + box.x2) / 2 - width / 2, y: (box.y1 + box.y2) / 2 - height / 2, width, height };
+  return { crop, border: cropMode === 'reflect' ? 'reflect' : { fill: cropFill } };
+}
+
+/** The anti-spoof model's input: its crop of the face (see antiSpoofCrop), resized, in its colour order and range. */
+export function antiSpoofInput(raster: Raster, face: AntiSpoofFace, model: AntiSpoofEntry): Float32Array {
   const [, , height, width] = model.input.shape as [number, number, number, number];
-  const crop = contextCrop(faceBox, model.params.cropScale, raster.width, raster.height);
-  return sampleToTensor(raster, resizeMapping(crop, width, height), model.input, 'replicate');
+  const { crop, border } = antiSpoofCrop(face, model, raster.width, raster.height);
+  return sampleToTensor(raster, resizeMapping(crop, width, height), model.input, border);
 }
 
 export function softmax(logits: Float32Array): Float64Array {

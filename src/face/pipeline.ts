@@ -135,9 +135,8 @@ export function createFacePipeline(registry: ModelRegistry, observe: StageObserv
       timedStage('liveness', async () => {
         const probabilities = await Promise.all(
           antiSpoof.map(async (model) => {
-            const box = model.params.faceBox === 'square' ? face.faceBox : face.detection.box;
             const outputs = await registry.session(model.id).run({
-              [model.input.name]: { data: antiSpoofInput(raster, box, model), dims: model.input.shape },
+              [model.input.name]: { data: antiSpoofInput(raster, face, model), dims: model.input.shape },
             });
             return attackProbability(outputs[model.outputs[0]!.name]!.data, model);
           }),
