@@ -2,12 +2,15 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AppDeps, HealthStatus } from './app.js';
 import { createBiometry } from './biometry/biometry.js';
+import type { DecisionThresholds } from './biometry/score.js';
 import { type Config, projectRoot } from './config.js';
 import { checkModelContracts } from './face/contracts.js';
 import { createFacePipeline } from './face/pipeline.js';
 import { createLiveness } from './liveness/liveness.js';
 import { createMediaAnalyser, type MediaLimits } from './liveness/media.js';
+import type { IdentityRule } from './liveness/temporal.js';
 import type { DecodeLimits } from './media/image.js';
+import type { EmbedderEntry } from './models/manifest.js';
 import { trackModelHealth } from './models/health.js';
 import type { ModelRegistry } from './models/registry.js';
 import { runtimeVersion } from './models/session.js';
@@ -40,6 +43,15 @@ export function mediaSettings(config: Config): { limits: MediaLimits; ffmpegPath
   };
 }
 
+/** The matcher's decision thresholds of the configuration. */
+const matchThresholds = (config: Config): DecisionThresholds => ({ approve: config.matchApproveThreshold, decline: config.matchDeclineThreshold });
+
+/** How the liveness analysis tells one person from two: the embedder's calibration and the matcher's thresholds. */
+export const identityRule = (config: Config, embedder: EmbedderEntry): IdentityRule => ({
+  calibration: embedder.params.scoreCalibration,
+  thresholds: matchThresholds(config),
+});
+
 /** Runs in a row a model may fail before health reports 3. */
 const MODEL_FAILURES_TO_UNHEALTHY = 3;
 
@@ -66,9 +78,9 @@ export function composeApp(config: Config, loaded: ModelRegistry, logger: Logger
       signingKeys: config.templateKeys.map((key) => Buffer.from(key, 'utf8')),
     },
     calibration: embedder.params.scoreCalibration,
-    thresholds: { approve: config.matchApproveThreshold, decline: config.matchDeclineThreshold },
+    thresholds: matchThresholds(config),
   });
-  const analyser = createMediaAnalyser({ pipeline, observe: metrics.observeStage, ...mediaSettings(config) });
+  const analyser = createMediaAnalyser({ pipeline, observe: metrics.observeStage, ...mediaSettings(config), identity: identityRule(config, embedder) });
   const liveness = createLiveness({ analyser, threshold: config.livenessThreshold });
   const health = (): HealthStatus => {
     const server = serverHealth();

@@ -15,7 +15,7 @@ import { ServiceError } from '../src/errors.js';
 import { createFacePipeline } from '../src/face/pipeline.js';
 import { roundScore } from '../src/liveness/folder.js';
 import { createMediaAnalyser } from '../src/liveness/media.js';
-import { mediaSettings } from '../src/compose.js';
+import { identityRule, mediaSettings } from '../src/compose.js';
 import { loadModels } from '../src/models/registry.js';
 import {
   APCER_TARGETS,
@@ -132,7 +132,7 @@ const options = parseArguments(process.argv.slice(2));
 const config = loadConfig();
 const registry = await loadModels(config.modelsDir, { intraOpThreads: config.onnxIntraOpThreads, workers: config.inferenceWorkers });
 
-const analyser = createMediaAnalyser({ pipeline: createFacePipeline(registry), ...mediaSettings(config) });
+const analyser = createMediaAnalyser({ pipeline: createFacePipeline(registry), ...mediaSettings(config), identity: identityRule(config, registry.pipeline.embedder) });
 
 /** Every image of a folder through the service's single-image liveness; no face or an undecodable image is a failure. */
 async function scoreFolder(label: string, folder: string): Promise<ClassResult> {

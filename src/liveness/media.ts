@@ -1,15 +1,26 @@
 import { createHash } from 'node:crypto';
 import { ServiceError } from '../errors.js';
-import type { Detection } from '../face/detector.js';
 import { boxHeight } from '../face/geometry.js';
-import type { FacePipeline } from '../face/pipeline.js';
+import type { FacePipeline, LocatedFace } from '../face/pipeline.js';
 import { type ArchiveLimits, readFrameArchive } from '../media/archive.js';
 import { looksLikeJsonObject, readCaptureObject } from '../media/capture.js';
 import { type DecodeLimits, decodeImage, imageMimeTypes, sniffImageFormat } from '../media/image.js';
 import type { Raster } from '../media/raster.js';
 import { decodeVideo, type VideoInfo, type VideoLimits } from '../media/video.js';
-import { ignoreStages, type StageObserver, timed } from '../observability/stages.js';
+import { ignoreStages, type StageObserver, timed, timedSync } from '../observability/stages.js';
 import { bestShotIndex, faceSharpness, frontality, type ShotQuality } from './quality.js';
+import {
+  combinedScore,
+  type DecidedBy,
+  faceChange,
+  faceRegionPatch,
+  IDENTITY_FRAMES,
+  type IdentityRule,
+  sameIdentity,
+  spreadPositions,
+  STILL_FACE_CHANGE,
+  type TemporalEvidence,
+} from './temporal.js';
 
 export interface MediaLimits {
   decode: DecodeLimits;
@@ -25,6 +36,8 @@ export interface LivenessMediaDeps {
   observe?: StageObserver;
   limits: MediaLimits;
   ffmpegPath: string;
+  /** The matcher's calibration and thresholds, by which frames of a media are one person or not. */
+  identity: IdentityRule;
 }
 
 export type MediaKind = 'image' | 'video' | 'archive' | 'capture';
@@ -40,14 +53,19 @@ export interface MediaInfo {
   frameCount?: number;
 }
 
-export interface FrameScore {
-  confidenceSpoofing: number;
-  quality: ShotQuality;
-  raster: Raster;
-}
-
 export type MediaOutcome =
-  | { ok: true; confidenceSpoofing: number; framesScored: number; bestShot: Raster }
+  | {
+      ok: true;
+      /** What the media reports: the frames' score unless other evidence decided (see temporal.ts combinedScore). */
+      confidenceSpoofing: number;
+      /** The anti-spoof models' median over the frames with a face. */
+      framesConfidenceSpoofing: number;
+      decidedBy: DecidedBy;
+      /** Media of more than one frame (or a capture object with a best_frame apart). */
+      temporal: TemporalEvidence | undefined;
+      framesScored: number;
+      bestShot: Raster;
+    }
   | { ok: false; detail: string };
 
 export interface MediaAnalysis {
@@ -74,94 +92,200 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
+/**
+ * The frames of a media. Frames of archives and capture objects are decoded when loaded and dropped after use, so
+ * that a media holds one decoded frame at a time, not all of them (a video's sampled frames come from ffmpeg at once,
+ * already scaled to the frame pixel limit).
+ */
+interface FrameSource {
+  count: number;
+  load(index: number): Promise<Raster>;
+  /** A capture object's best_frame, sent besides its frame_list. */
+  loadBestFrame: (() => Promise<Raster>) | undefined;
+  info: Partial<MediaInfo>;
+  fromVirtualCamera: boolean;
+}
+
+/** A frame in which a face was found, with what the rest of the analysis needs of it (its raster is not kept). */
+interface FaceFrame {
+  index: number;
+  face: LocatedFace;
+  confidenceSpoofing: number;
+  quality: ShotQuality;
+  /** The face region at the media's first face, for the still check. */
+  regionPatch: Float32Array;
+}
+
 export function createMediaAnalyser(deps: LivenessMediaDeps) {
   const { pipeline, limits } = deps;
   const observe = deps.observe ?? ignoreStages;
-  const decode = (bytes: Uint8Array): ReturnType<typeof decodeImage> => timed(observe, 'decode', () => decodeImage(bytes, limits.decode));
+  const decode = (bytes: Uint8Array, decodeLimits = limits.decode): ReturnType<typeof decodeImage> =>
+    timed(observe, 'decode', () => decodeImage(bytes, decodeLimits));
+  // Frames of a sequence are held to the pixel limit of video frames, as a video's are.
+  const frameDecodeLimits: DecodeLimits = {
+    maxPixels: limits.decode.maxPixels,
+    maxDecodedPixels: Math.min(limits.decode.maxDecodedPixels, limits.video.maxFramePixels),
+  };
 
-  /** The largest usable face of a frame, scored; undefined when the frame shows none. */
-  async function scoreFrame(raster: Raster): Promise<FrameScore | undefined> {
-    const faces = (await pipeline.detect(raster)).filter((face: Detection) => boxHeight(face.box) >= limits.minFaceHeight);
-    const largest = faces[0];
-    if (!largest) return undefined;
-    const face = await pipeline.locate(raster, largest);
+  /** The largest usable face of a frame, located; undefined when the frame shows none. */
+  async function findFace(raster: Raster): Promise<LocatedFace | undefined> {
+    const largest = (await pipeline.detect(raster)).find((face) => boxHeight(face.box) >= limits.minFaceHeight);
+    return largest ? pipeline.locate(raster, largest) : undefined;
+  }
+
+  async function scoreFace(raster: Raster, face: LocatedFace): Promise<{ confidenceSpoofing: number; quality: ShotQuality }> {
     return {
       confidenceSpoofing: await pipeline.attackProbability(raster, face),
-      quality: { sharpness: faceSharpness(raster, face.faceBox), frontality: frontality(face.fivePoints), faceHeight: boxHeight(largest.box) },
-      raster,
+      quality: { sharpness: faceSharpness(raster, face.faceBox), frontality: frontality(face.fivePoints), faceHeight: boxHeight(face.detection.box) },
     };
   }
 
-  async function decodeFrames(kind: MediaKind, bytes: Uint8Array, cancel: AbortSignal | undefined): Promise<{ frames: Raster[]; info: Partial<MediaInfo>; fromVirtualCamera: boolean }> {
+  async function openFrames(kind: MediaKind, bytes: Uint8Array, cancel: AbortSignal | undefined): Promise<FrameSource> {
     switch (kind) {
       case 'image': {
         const raster = await decode(bytes);
-        return { frames: [raster], info: { mimeType: imageMimeTypes[raster.format], width: raster.sourceWidth, height: raster.sourceHeight }, fromVirtualCamera: false };
+        const info = { mimeType: imageMimeTypes[raster.format], width: raster.sourceWidth, height: raster.sourceHeight };
+        return { count: 1, load: async () => raster, loadBestFrame: undefined, info, fromVirtualCamera: false };
       }
       case 'video': {
         const video = await timed(observe, 'video_decode', () => decodeVideo(bytes, limits.video, deps.ffmpegPath, cancel));
         const { durationSeconds, fps, width, height, container } = video.info;
         return {
-          frames: video.frames.map((f) => f.raster),
+          count: video.frames.length,
+          load: async (index) => video.frames[index]!.raster,
+          loadBestFrame: undefined,
           info: { mimeType: videoMimeTypes[container], width, height, video: { durationSeconds, fps }, frameCount: video.frames.length },
           fromVirtualCamera: false,
         };
       }
       case 'archive': {
-        const entries = readFrameArchive(bytes, { ...limits.archive, maxFrames: limits.maxFrames });
-        const frames = await Promise.all(entries.map((e) => decode(e.bytes)));
-        return { frames, info: { mimeType: 'application/zip', frameCount: frames.length }, fromVirtualCamera: false };
+        const frames = readFrameArchive(bytes, { ...limits.archive, maxFrames: limits.maxFrames });
+        return {
+          count: frames.length,
+          load: (index) => decode(frames[index]!.read(), frameDecodeLimits),
+          loadBestFrame: undefined,
+          info: { mimeType: 'application/zip', frameCount: frames.length },
+          fromVirtualCamera: false,
+        };
       }
       case 'capture': {
         const capture = readCaptureObject(bytes, { maxFrames: limits.maxFrames });
-        const frames = await Promise.all(capture.frames.map((f) => decode(f.bytes)));
-        return { frames, info: { mimeType: 'application/json', frameCount: frames.length }, fromVirtualCamera: capture.fromVirtualCamera };
+        const { bestFrame } = capture;
+        return {
+          count: capture.frames.length,
+          load: (index) => decode(capture.frames[index]!.bytes, frameDecodeLimits),
+          loadBestFrame: bestFrame && (() => decode(bestFrame.bytes, frameDecodeLimits)),
+          info: { mimeType: 'application/json', frameCount: capture.frames.length },
+          fromVirtualCamera: capture.fromVirtualCamera,
+        };
       }
     }
   }
 
   /**
-   * Decodes a media part, scores every frame that shows a face and aggregates them. A media that cannot be decoded
-   * or shows no face is an outcome, not an exception: it fails its analyses, not the request.
+   * Identity over the media: the best shot against faces spread over the frames, and against the capture's
+   * best_frame. Rasters are loaded again (decoded again for archives and capture objects) one embedding at a time.
+   */
+  async function compareIdentities(
+    source: FrameSource,
+    faces: readonly FaceFrame[],
+    best: number,
+    bestShot: Raster,
+  ): Promise<Pick<TemporalEvidence, 'framesCompared' | 'identityScore' | 'samePerson' | 'bestFrameSamePerson'>> {
+    const positions = spreadPositions(faces.length, IDENTITY_FRAMES, best);
+    const embedAt = async (position: number): Promise<Float32Array> => {
+      const frame = faces[position]!;
+      return pipeline.embed(await source.load(frame.index), frame.face);
+    };
+    const [reference, ...others] = await Promise.all([pipeline.embed(bestShot, faces[best]!.face), ...positions.map(embedAt)]);
+    const comparisons = others.map((embedding) => sameIdentity(reference!, embedding, deps.identity));
+    let bestFrameSamePerson: boolean | undefined;
+    if (source.loadBestFrame) {
+      const raster = await source.loadBestFrame();
+      const face = await findFace(raster);
+      if (face) {
+        const comparison = sameIdentity(reference!, await pipeline.embed(raster, face), deps.identity);
+        comparisons.push(comparison);
+        bestFrameSamePerson = comparison.same;
+      } else {
+        bestFrameSamePerson = false;
+      }
+    }
+    return {
+      framesCompared: positions.length,
+      identityScore: comparisons.length > 0 ? Math.min(...comparisons.map((c) => c.score)) : null,
+      samePerson: comparisons.slice(0, positions.length).every((c) => c.same),
+      ...(bestFrameSamePerson !== undefined && { bestFrameSamePerson }),
+    };
+  }
+
+  /** Scores every frame that shows a face, then the evidence over time; the media's outcome. */
+  async function analyseFrames(source: FrameSource, cancel: AbortSignal | undefined): Promise<MediaOutcome> {
+    const faces: FaceFrame[] = [];
+    for (let index = 0; index < source.count; index++) {
+      if (cancel?.aborted) throw new ServiceError('client-closed');
+      const raster = await source.load(index);
+      const face = await findFace(raster);
+      if (!face) continue;
+      const reference = faces[0]?.face.fivePoints ?? face.fivePoints;
+      const regionPatch = timedSync(observe, 'temporal', () => faceRegionPatch(raster, reference));
+      faces.push({ index, face, ...(await scoreFace(raster, face)), regionPatch });
+    }
+    if (faces.length === 0) {
+      return { ok: false, detail: `no face found in ${source.count > 1 ? `any of the ${source.count} frames` : 'the image'}` };
+    }
+    const best = bestShotIndex(faces.map((f) => f.quality));
+    const bestShot = await source.load(faces[best]!.index);
+    let temporal: TemporalEvidence | undefined;
+    if (source.count > 1 || source.loadBestFrame) {
+      const change = timedSync(observe, 'temporal', () => faceChange(faces.map((f) => f.regionPatch)));
+      temporal = {
+        framesWithFace: faces.length,
+        faceChange: change ?? null,
+        still: change !== undefined && change <= STILL_FACE_CHANGE,
+        ...(await compareIdentities(source, faces, best, bestShot)),
+      };
+    }
+    const framesConfidenceSpoofing = median(faces.map((f) => f.confidenceSpoofing));
+    return {
+      ok: true,
+      ...combinedScore(framesConfidenceSpoofing, temporal, source.fromVirtualCamera),
+      framesConfidenceSpoofing,
+      temporal,
+      framesScored: faces.length,
+      bestShot,
+    };
+  }
+
+  /**
+   * Decodes a media part, scores every frame that shows a face and aggregates them with the evidence over time. A
+   * media that cannot be decoded or shows no face is an outcome, not an exception: it fails its analyses, not the
+   * request.
    */
   async function analyse(bytes: Uint8Array, cancel?: AbortSignal): Promise<MediaAnalysis> {
     const kind = sniffMediaKind(bytes);
     const info: MediaInfo = { kind, mimeType: 'application/octet-stream', size: bytes.length, md5: createHash('md5').update(bytes).digest('hex') };
-    let decoded: Awaited<ReturnType<typeof decodeFrames>>;
+    let fromVirtualCamera = false;
     try {
-      decoded = await decodeFrames(kind, bytes, cancel);
+      const source = await openFrames(kind, bytes, cancel);
+      Object.assign(info, source.info);
+      fromVirtualCamera = source.fromVirtualCamera;
+      return { info, fromVirtualCamera, outcome: await analyseFrames(source, cancel) };
     } catch (error) {
       if (error instanceof ServiceError && error.kind === 'sample-unreadable') {
-        return { info, fromVirtualCamera: false, outcome: { ok: false, detail: error.detail ?? 'the media cannot be read' } };
+        return { info, fromVirtualCamera, outcome: { ok: false, detail: error.detail ?? 'the media cannot be read' } };
       }
       throw error;
     }
-    Object.assign(info, decoded.info);
-    const scored: FrameScore[] = [];
-    for (const frame of decoded.frames) {
-      if (cancel?.aborted) throw new ServiceError('client-closed');
-      const score = await scoreFrame(frame);
-      if (score) scored.push(score);
-    }
-    if (scored.length === 0) {
-      const where = decoded.frames.length > 1 ? `any of the ${decoded.frames.length} frames` : 'the image';
-      return { info, fromVirtualCamera: decoded.fromVirtualCamera, outcome: { ok: false, detail: `no face found in ${where}` } };
-    }
-    return {
-      info,
-      fromVirtualCamera: decoded.fromVirtualCamera,
-      outcome: {
-        ok: true,
-        confidenceSpoofing: median(scored.map((s) => s.confidenceSpoofing)),
-        framesScored: scored.length,
-        bestShot: scored[bestShotIndex(scored.map((s) => s.quality))]!.raster,
-      },
-    };
   }
 
   return {
-    /** Single-image mode: the image's largest face, scored. */
-    scoreImage: async (bytes: Uint8Array) => scoreFrame(await decode(bytes)),
+    /** Single-image mode: the image's largest face, scored; undefined when it shows none. */
+    async scoreImage(bytes: Uint8Array): Promise<{ confidenceSpoofing: number } | undefined> {
+      const raster = await decode(bytes);
+      const face = await findFace(raster);
+      return face && { confidenceSpoofing: (await scoreFace(raster, face)).confidenceSpoofing };
+    },
     analyse,
   };
 }

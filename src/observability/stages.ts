@@ -1,5 +1,5 @@
 /** The processing stages whose durations the service measures (face_api_stage_duration_seconds). */
-export type Stage = 'decode' | 'video_decode' | 'detect' | 'landmarks' | 'embed' | 'liveness' | 'match';
+export type Stage = 'decode' | 'video_decode' | 'detect' | 'landmarks' | 'embed' | 'liveness' | 'temporal' | 'match';
 
 /** Receives each stage's duration; the service passes its metrics, tests and tools pass nothing. */
 export type StageObserver = (stage: Stage, seconds: number) => void;
