@@ -183,45 +183,45 @@ export function createMediaAnalyser(deps: LivenessMediaDeps) {
   }
 
   /**
-   * Identity over the media: the best shot against faces spread over the frames, and against the capture's
-   * best_frame. Rasters are loaded again (decoded again for archives and capture objects) one embedding at a time.
+   * Identity over the media: the best shot against the faces embedded during the frame loop (spread over the media)
+   * and against the capture's best_frame. The best shot's own embedding is reused when it was one of them.
    */
   async function compareIdentities(
     source: FrameSource,
     faces: readonly FaceFrame[],
+    embedded: ReadonlyMap<number, Promise<Float32Array>>,
     best: number,
     bestShot: Raster,
   ): Promise<Pick<TemporalEvidence, 'framesCompared' | 'identityScore' | 'samePerson' | 'bestFrameSamePerson'>> {
-    const positions = spreadPositions(faces.length, IDENTITY_FRAMES, best);
-    const embedAt = async (position: number): Promise<Float32Array> => {
-      const frame = faces[position]!;
-      return pipeline.embed(await source.load(frame.index), frame.face);
-    };
-    const [reference, ...others] = await Promise.all([pipeline.embed(bestShot, faces[best]!.face), ...positions.map(embedAt)]);
-    const comparisons = others.map((embedding) => sameIdentity(reference!, embedding, deps.identity));
+    const reference = await (embedded.get(best) ?? pipeline.embed(bestShot, faces[best]!.face));
+    const compared = [...embedded.keys()].filter((position) => position !== best);
+    const comparisons = await Promise.all(compared.map(async (position) => sameIdentity(reference, await embedded.get(position)!, deps.identity)));
     let bestFrameSamePerson: boolean | undefined;
     if (source.loadBestFrame) {
       const raster = await source.loadBestFrame();
       const face = await findFace(raster);
-      if (face) {
-        const comparison = sameIdentity(reference!, await pipeline.embed(raster, face), deps.identity);
-        comparisons.push(comparison);
-        bestFrameSamePerson = comparison.same;
-      } else {
-        bestFrameSamePerson = false;
-      }
+      const comparison = face && sameIdentity(reference, await pipeline.embed(raster, face), deps.identity);
+      bestFrameSamePerson = comparison?.same ?? false;
+      if (comparison) comparisons.push(comparison);
     }
     return {
-      framesCompared: positions.length,
+      framesCompared: compared.length,
       identityScore: comparisons.length > 0 ? Math.min(...comparisons.map((c) => c.score)) : null,
-      samePerson: comparisons.slice(0, positions.length).every((c) => c.same),
+      samePerson: comparisons.slice(0, compared.length).every((c) => c.same),
       ...(bestFrameSamePerson !== undefined && { bestFrameSamePerson }),
     };
   }
 
-  /** Scores every frame that shows a face, then the evidence over time; the media's outcome. */
+  /**
+   * Scores every frame that shows a face, then the evidence over time; the media's outcome. The faces compared for
+   * identity are embedded as the loop reaches them (the first face at or after each of IDENTITY_FRAMES positions
+   * spread over the media), so that the embedder runs beside the loop's own model runs rather than after them.
+   */
   async function analyseFrames(source: FrameSource, cancel: AbortSignal | undefined): Promise<MediaOutcome> {
+    const overTime = source.count > 1 || source.loadBestFrame !== undefined;
+    const targets = overTime ? spreadPositions(source.count, IDENTITY_FRAMES) : [];
     const faces: FaceFrame[] = [];
+    const embedded = new Map<number, Promise<Float32Array>>();
     for (let index = 0; index < source.count; index++) {
       if (cancel?.aborted) throw new ServiceError('client-closed');
       const raster = await source.load(index);
@@ -229,6 +229,13 @@ export function createMediaAnalyser(deps: LivenessMediaDeps) {
       if (!face) continue;
       const reference = faces[0]?.face.fivePoints ?? face.fivePoints;
       const regionPatch = timedSync(observe, 'temporal', () => faceRegionPatch(raster, reference));
+      if (targets.length > 0 && index >= targets[0]!) {
+        const embedding = pipeline.embed(raster, face);
+        // Awaited after the loop; until then a failure must not count as unhandled.
+        embedding.catch(() => undefined);
+        embedded.set(faces.length, embedding);
+        while (targets.length > 0 && index >= targets[0]!) targets.shift();
+      }
       faces.push({ index, face, ...(await scoreFace(raster, face)), regionPatch });
     }
     if (faces.length === 0) {
@@ -237,13 +244,13 @@ export function createMediaAnalyser(deps: LivenessMediaDeps) {
     const best = bestShotIndex(faces.map((f) => f.quality));
     const bestShot = await source.load(faces[best]!.index);
     let temporal: TemporalEvidence | undefined;
-    if (source.count > 1 || source.loadBestFrame) {
+    if (overTime) {
       const change = timedSync(observe, 'temporal', () => faceChange(faces.map((f) => f.regionPatch)));
       temporal = {
         framesWithFace: faces.length,
         faceChange: change ?? null,
         still: change !== undefined && change <= STILL_FACE_CHANGE,
-        ...(await compareIdentities(source, faces, best, bestShot)),
+        ...(await compareIdentities(source, faces, embedded, best, bestShot)),
       };
     }
     const framesConfidenceSpoofing = median(faces.map((f) => f.confidenceSpoofing));

@@ -55,11 +55,11 @@ describe('identity', () => {
     assert.ok(Math.abs(other.score - 0.2 / 0.28 / 2) < 1e-6, 'the calibrated score of cosine 0.2');
   });
 
-  it('spreads the compared frames over the media, leaving out the best shot', () => {
-    assert.deepEqual(spreadPositions(16, 3, 7), [0, 8, 15]);
-    assert.deepEqual(spreadPositions(16, 3, 15), [0, 8]);
-    assert.deepEqual(spreadPositions(2, 3, 0), [1]);
-    assert.deepEqual(spreadPositions(1, 3, 0), []);
+  it('spreads the compared frames over the media, first and last included', () => {
+    assert.deepEqual(spreadPositions(16, 3), [0, 8, 15]);
+    assert.deepEqual(spreadPositions(2, 3), [0, 1]);
+    assert.deepEqual(spreadPositions(1, 3), [0]);
+    assert.deepEqual(spreadPositions(16, 1), [0]);
   });
 });
 
