@@ -39,6 +39,7 @@ export function mediaSettings(config: Config): { limits: MediaLimits; ffmpegPath
       archive: { maxEntries: config.archiveMaxEntries, maxTotalUncompressedBytes: config.archiveMaxBytes },
       maxFrames: config.livenessMaxFrames,
       minFaceHeight: config.faceMinHeight,
+      comparableRatio: config.faceComparableRatio,
     },
   };
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ServiceError } from '../errors.js';
+import type { Detection } from '../face/detector.js';
 import { boxHeight } from '../face/geometry.js';
 import type { FacePipeline, LocatedFace } from '../face/pipeline.js';
 import { type ArchiveLimits, readFrameArchive } from '../media/archive.js';
@@ -14,7 +15,9 @@ import {
   type DecidedBy,
   faceChange,
   faceRegionPatch,
+  IDENTITY_FACES_PER_FRAME,
   IDENTITY_FRAMES,
+  IDENTITY_MIN_FACE_HEIGHT,
   type IdentityRule,
   sameIdentity,
   spreadPositions,
@@ -29,6 +32,8 @@ export interface MediaLimits {
   /** Frames scored per archive or capture object (videos sample `video.maxFrames`). */
   maxFrames: number;
   minFaceHeight: number;
+  /** Faces at least this share of the largest face's height are people of the frame, not bystanders (FACE_COMPARABLE_RATIO). */
+  comparableRatio: number;
 }
 
 export interface LivenessMediaDeps {
@@ -127,10 +132,25 @@ export function createMediaAnalyser(deps: LivenessMediaDeps) {
     maxDecodedPixels: Math.min(limits.decode.maxDecodedPixels, limits.video.maxFramePixels),
   };
 
+  /** The usable faces of a frame, largest first. */
+  const detectFaces = async (raster: Raster): Promise<Detection[]> =>
+    (await pipeline.detect(raster)).filter((face) => boxHeight(face.box) >= limits.minFaceHeight);
+
   /** The largest usable face of a frame, located; undefined when the frame shows none. */
   async function findFace(raster: Raster): Promise<LocatedFace | undefined> {
-    const largest = (await pipeline.detect(raster)).find((face) => boxHeight(face.box) >= limits.minFaceHeight);
+    const [largest] = await detectFaces(raster);
     return largest ? pipeline.locate(raster, largest) : undefined;
+  }
+
+  /**
+   * The embeddings of a frame's people: its largest face (already located) and the other faces of comparable size,
+   * each tall enough to be told apart. A frame may show two people; either may be the best shot's person.
+   */
+  async function embedPeople(raster: Raster, largest: LocatedFace, others: readonly Detection[]): Promise<Float32Array[]> {
+    const tallEnough = (face: Detection): boolean => boxHeight(face.box) >= IDENTITY_MIN_FACE_HEIGHT;
+    const comparable = others.filter((face) => tallEnough(face) && boxHeight(face.box) >= limits.comparableRatio * boxHeight(largest.detection.box));
+    const faces = [...(tallEnough(largest.detection) ? [largest] : []), ...(await Promise.all(comparable.slice(0, IDENTITY_FACES_PER_FRAME - 1).map((face) => pipeline.locate(raster, face))))];
+    return Promise.all(faces.map((face) => pipeline.embed(raster, face)));
   }
 
   async function scoreFace(raster: Raster, face: LocatedFace): Promise<{ confidenceSpoofing: number; quality: ShotQuality }> {
@@ -183,19 +203,26 @@ export function createMediaAnalyser(deps: LivenessMediaDeps) {
   }
 
   /**
-   * Identity over the media: the best shot against the faces embedded during the frame loop (spread over the media)
-   * and against the capture's best_frame. The best shot's own embedding is reused when it was one of them.
+   * Identity over the media: the best shot's face against the people of the frames embedded during the frame loop
+   * (spread over the media) and against the capture's best_frame. A frame shows the best shot's person when any of
+   * its people does. Faces too small to tell people apart take no part.
    */
   async function compareIdentities(
     source: FrameSource,
     faces: readonly FaceFrame[],
-    embedded: ReadonlyMap<number, Promise<Float32Array>>,
+    embedded: ReadonlyMap<number, Promise<Float32Array[]>>,
     best: number,
     bestShot: Raster,
   ): Promise<Pick<TemporalEvidence, 'framesCompared' | 'identityScore' | 'samePerson' | 'bestFrameSamePerson'>> {
-    const reference = await (embedded.get(best) ?? pipeline.embed(bestShot, faces[best]!.face));
-    const compared = [...embedded.keys()].filter((position) => position !== best);
-    const comparisons = await Promise.all(compared.map(async (position) => sameIdentity(reference, await embedded.get(position)!, deps.identity)));
+    const bestFace = faces[best]!.face;
+    const unknown = { framesCompared: 0, identityScore: null, samePerson: true };
+    if (boxHeight(bestFace.detection.box) < IDENTITY_MIN_FACE_HEIGHT) return unknown;
+    const reference = (await embedded.get(best))?.[0] ?? (await pipeline.embed(bestShot, bestFace));
+    const framePeople = (await Promise.all([...embedded].filter(([position]) => position !== best).map(([, people]) => people))).filter((people) => people.length > 0);
+    const comparisons = framePeople.map((people) => {
+      const scored = people.map((embedding) => sameIdentity(reference, embedding, deps.identity));
+      return scored.reduce((a, b) => (b.score > a.score ? b : a));
+    });
     let bestFrameSamePerson: boolean | undefined;
     if (source.loadBestFrame) {
       const raster = await source.loadBestFrame();
@@ -205,15 +232,15 @@ export function createMediaAnalyser(deps: LivenessMediaDeps) {
       if (comparison) comparisons.push(comparison);
     }
     return {
-      framesCompared: compared.length,
+      framesCompared: framePeople.length,
       identityScore: comparisons.length > 0 ? Math.min(...comparisons.map((c) => c.score)) : null,
-      samePerson: comparisons.slice(0, compared.length).every((c) => c.same),
+      samePerson: comparisons.slice(0, framePeople.length).every((c) => c.same),
       ...(bestFrameSamePerson !== undefined && { bestFrameSamePerson }),
     };
   }
 
   /**
-   * Scores every frame that shows a face, then the evidence over time; the media's outcome. The faces compared for
+   * Scores every frame that shows a face, then the evidence over time; the media's outcome. The people compared for
    * identity are embedded as the loop reaches them (the first face at or after each of IDENTITY_FRAMES positions
    * spread over the media), so that the embedder runs beside the loop's own model runs rather than after them.
    */
@@ -221,19 +248,20 @@ export function createMediaAnalyser(deps: LivenessMediaDeps) {
     const overTime = source.count > 1 || source.loadBestFrame !== undefined;
     const targets = overTime ? spreadPositions(source.count, IDENTITY_FRAMES) : [];
     const faces: FaceFrame[] = [];
-    const embedded = new Map<number, Promise<Float32Array>>();
+    const embedded = new Map<number, Promise<Float32Array[]>>();
     for (let index = 0; index < source.count; index++) {
       if (cancel?.aborted) throw new ServiceError('client-closed');
       const raster = await source.load(index);
-      const face = await findFace(raster);
-      if (!face) continue;
+      const [largest, ...others] = await detectFaces(raster);
+      if (!largest) continue;
+      const face = await pipeline.locate(raster, largest);
       const reference = faces[0]?.face.fivePoints ?? face.fivePoints;
       const regionPatch = timedSync(observe, 'temporal', () => faceRegionPatch(raster, reference));
       if (targets.length > 0 && index >= targets[0]!) {
-        const embedding = pipeline.embed(raster, face);
+        const people = embedPeople(raster, face, others);
         // Awaited after the loop; until then a failure must not count as unhandled.
-        embedding.catch(() => undefined);
-        embedded.set(faces.length, embedding);
+        people.catch(() => undefined);
+        embedded.set(faces.length, people);
         while (targets.length > 0 && index >= targets[0]!) targets.shift();
       }
       faces.push({ index, face, ...(await scoreFace(raster, face)), regionPatch });

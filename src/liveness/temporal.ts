@@ -7,8 +7,9 @@
  *   every frame, is the same picture up to noise and recompression. Each half of the frames is averaged (which
  *   averages the per-frame noise out) and the two averages compared; below STILL_FACE_CHANGE the media is a still.
  * - **One person throughout.** The best shot is what a host matches against a document or template, so it must show
- *   the person of the whole media: frames spread over the media are compared with it by the matcher's own score; a
- *   score the matcher would decline means another person. A capture object's `best_frame` must show that person too.
+ *   the person of the whole media: frames spread over the media are compared with it by the matcher's own score (a
+ *   frame shows that person when any of its people of comparable size does); a score the matcher would decline means
+ *   another person. A capture object's `best_frame` must show that person too.
  */
 import { type Affine, invertAffine, type Point, similarityTransform } from '../face/geometry.js';
 import { greyPatchSpec, sampleToTensor } from '../face/sampling.js';
@@ -20,8 +21,15 @@ import type { Raster } from '../media/raster.js';
  * (at most 0.0006) and the stillest real 3-second clip (0.0014): docs/liveness-temporal.md.
  */
 export const STILL_FACE_CHANGE = 0.0009;
-/** Frames spread over the media compared with the best shot for identity (each costs one embedder run). */
+/** Frames spread over the media compared with the best shot for identity (each costs an embedder run per person). */
 export const IDENTITY_FRAMES = 3;
+/** People of one frame compared at most: the largest face and the faces of comparable size. */
+export const IDENTITY_FACES_PER_FRAME = 3;
+/**
+ * Faces shorter than this (pixels) are not compared for identity: on 22–30-pixel faces the embedder scored one person
+ * as low as two different people (docs/liveness-temporal.md).
+ */
+export const IDENTITY_MIN_FACE_HEIGHT = 40;
 
 /** Side of the compared patch: coarse enough that pixel noise and compression average out within each pixel. */
 const PATCH_SIZE = 24;

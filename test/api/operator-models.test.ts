@@ -133,13 +133,15 @@ for (const [example, antiSpoof] of [
       for (const file of ['spoof/silent_face/spoof/image_F1.jpg', 'spoof/silent_face/spoof/image_F2.jpg']) assert.ok((await score(file)) >= 0.5, file);
     });
 
-    it('passes the selfie video, and declines it looped from one of its frames', async () => {
+    it('passes the real videos, and declines the selfie looped from one of its frames', async () => {
       const selfie = await readData('video/selfie_6s.mp4');
       const analyse = async (body: Buffer): Promise<{ resolution_status: string; results_media: { results_data: { decided_by: string } }[] }> => {
         const folder = (await (await postMultipart(detect, [{ name: 'v', body }])).json()) as { analyses: { resolution_status: string; results_media: { results_data: { decided_by: string } }[] }[] };
         return folder.analyses[0]!;
       };
       assert.equal((await analyse(selfie)).resolution_status, 'SUCCESS');
+      // YuNet finds two people of 22-24 pixels in this TV scene, the larger in turn: too small to tell apart.
+      assert.equal((await analyse(await readData('video/faceapi_test_video.mp4'))).resolution_status, 'SUCCESS');
       const [frame] = await videoFramesAsJpeg(service.config.ffmpegPath, selfie, 1);
       const still = await analyse(await stillVideo(service.config.ffmpegPath, frame!, 3, { codec: 'vp8', fps: 25, quality: 20, noise: 10 }));
       assert.equal(still.resolution_status, 'DECLINED');
