@@ -111,6 +111,16 @@ export function spliceVideos(ffmpegPath: string, first: ClipPart, second: ClipPa
   });
 }
 
+/** `seconds` of a real clip from `startSeconds`, re-encoded (H.264, CRF 20): a shorter real video. */
+export function cutVideo(ffmpegPath: string, video: Uint8Array, startSeconds: number, seconds: number): Promise<Buffer> {
+  return inTempDir(async (dir) => {
+    const [input, output] = [path.join(dir, 'in'), path.join(dir, 'cut.mp4')];
+    await writeFile(input, video);
+    await run(ffmpegPath, ['-nostdin', '-hide_banner', '-loglevel', 'error', '-ss', String(startSeconds), '-i', input, '-t', String(seconds), '-an', ...encoders.h264.args(20), output]);
+    return readFile(output);
+  });
+}
+
 // ---------------------------------------------------------------------------------------------------- flat motion
 
 /** Mulberry32: a small seeded generator, so that every run builds the same attacks. */
