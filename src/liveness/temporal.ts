@@ -18,7 +18,7 @@ import type { Raster } from '../media/raster.js';
 
 /**
  * Split-half change of the face region at or below which a media is a still. Chosen between the generated stills
- * (at most 0.0006) and the stillest real 3-second clip (0.0014): docs/liveness-temporal.md.
+ * (at most 0.0006) and the stillest real 3-second clip (0.0013): docs/liveness-temporal.md.
  */
 export const STILL_FACE_CHANGE = 0.0009;
 /** Frames spread over the media compared with the best shot for identity (each costs an embedder run per person). */
