@@ -65,11 +65,11 @@ export function stillVideo(ffmpegPath: string, photo: Uint8Array, seconds: numbe
 export function encodeFrames(ffmpegPath: string, frames: readonly Uint8Array[], width: number, height: number, options: EncodeOptions): Promise<Buffer> {
   return inTempDir(async (dir) => {
     const output = path.join(dir, `frames.${encoders[options.codec].extension}`);
+    // No -nostdin here: the frames come on standard input.
     const args = [
-      '-nostdin', '-hide_banner', '-loglevel', 'error', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', String(options.fps),
+      '-hide_banner', '-loglevel', 'error', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', String(options.fps),
       '-i', 'pipe:0', '-vf', finishingFilters(options.noise), ...encoders[options.codec].args(options.quality), '-an', output,
     ];
-    args.splice(0, 1); // -nostdin would stop ffmpeg reading the frames from its standard input
     await new Promise<void>((resolve, reject) => {
       const child = spawn(ffmpegPath, args, { stdio: ['pipe', 'ignore', 'pipe'] });
       let stderr = '';
