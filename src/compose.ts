@@ -2,13 +2,16 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AppDeps, HealthStatus } from './app.js';
 import { type Biometry, createBiometry } from './biometry/biometry.js';
+import type { DecisionThresholds } from './biometry/score.js';
 import { type Config, projectRoot } from './config.js';
 import type { FaceChoicePolicy } from './face/choice.js';
 import { checkModelContracts } from './face/contracts.js';
 import { createFacePipeline, type FacePipeline } from './face/pipeline.js';
 import { createLiveness, type Liveness } from './liveness/liveness.js';
 import { createMediaAnalyser, type MediaAnalyser, type MediaLimits } from './liveness/media.js';
+import type { IdentityRule } from './liveness/temporal.js';
 import type { DecodeLimits } from './media/image.js';
+import type { EmbedderEntry } from './models/manifest.js';
 import { trackModelHealth } from './models/health.js';
 import { loadModels, type ModelRegistry } from './models/registry.js';
 import { runtimeVersion, type SessionOptions } from './models/session.js';
@@ -53,9 +56,19 @@ export function mediaSettings(config: Config): { limits: MediaLimits; ffmpegPath
       archive: { maxEntries: config.archiveMaxEntries, maxTotalUncompressedBytes: config.archiveMaxBytes },
       maxFrames: config.livenessMaxFrames,
       minFaceHeight: config.faceMinHeight,
+      comparableRatio: config.faceComparableRatio,
     },
   };
 }
+
+/** The matcher's decision thresholds of the configuration. */
+const matchThresholds = (config: Config): DecisionThresholds => ({ approve: config.matchApproveThreshold, decline: config.matchDeclineThreshold });
+
+/** How the liveness analysis tells one person from two: the embedder's calibration and the matcher's thresholds. */
+export const identityRule = (config: Config, embedder: EmbedderEntry): IdentityRule => ({
+  calibration: embedder.params.scoreCalibration,
+  thresholds: matchThresholds(config),
+});
 
 /** Runs in a row a model may fail before health reports 3. */
 const MODEL_FAILURES_TO_UNHEALTHY = 3;
@@ -97,9 +110,9 @@ export function composeUseCases(config: Config, registry: ModelRegistry, observe
       signingKeys: config.templateKeys.map((key) => Buffer.from(key, 'utf8')),
     },
     calibration: embedder.params.scoreCalibration,
-    thresholds: { approve: config.matchApproveThreshold, decline: config.matchDeclineThreshold },
+    thresholds: matchThresholds(config),
   });
-  const analyser = createMediaAnalyser({ pipeline, observe, ...mediaSettings(config) });
+  const analyser = createMediaAnalyser({ pipeline, observe, ...mediaSettings(config), identity: identityRule(config, embedder) });
   const liveness = createLiveness({
     analyser,
     threshold: config.livenessThreshold,

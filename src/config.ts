@@ -310,7 +310,7 @@ const settings: { [K in keyof Config]: Setting<K> } = {
   videoMaxFramePixels: {
     key: 'videoMaxFramePixels',
     env: 'VIDEO_MAX_FRAME_PIXELS',
-    meaning: 'Video frames larger than this many pixels are scaled down (aspect ratio kept)',
+    meaning: 'Frames of videos, frame archives and capture objects larger than this many pixels are scaled down (aspect ratio kept) as they are decoded',
     defaultValue: () => 1280 * 720,
     parse: integer(4096, 100_000_000),
   },

@@ -1,10 +1,15 @@
 /**
- * Measures liveness (presentation-attack detection) with the service's own single-image liveness: each image's
- * largest face scored by the anti-spoof model(s) of the manifest. Any number of named sets, each a folder of bona fide
- * images and a folder of attack images (searched recursively). Writes docs/liveness/<label>.json, then
- * docs/liveness.md and docs/liveness-det.png from every label's results.
+ * Measures liveness (presentation-attack detection) through the service's own code paths, and writes
+ * docs/liveness/<label>.json, then docs/liveness.md and docs/liveness-det.png from every label's results.
  *
- *   npx tsx tools/eval-liveness.ts --label <name> --set <name> <bona fide folder> <attack folder> [--set …]
+ *   npx tsx tools/eval-liveness.ts --label <name> [--set <name> <bona fide folders> <attack folders> …] [--generated <data dir>]
+ *
+ * - `--set`: images, each scored by the single-image liveness (the largest face, the anti-spoof model(s)). A class is
+ *   one folder or several separated by commas (searched recursively), or `-` when the set has none of that class.
+ * - `--generated`: media built at run time from the shared data (tools/eval/generated-media.ts) — real videos and
+ *   frames cut from them, stills turned into videos, repeated frames, photos moved as flat objects, changes of
+ *   identity — each analysed as a folder media part is (confidence_spoofing, with the evidence over time). Each
+ *   such set is reported twice: as the API answers, and as the anti-spoof models alone scored it (the frames' median).
  *
  * MODELS_DIR selects another model set, as it does for the service.
  */
@@ -14,6 +19,7 @@ import { type Config, loadConfig, projectRoot } from '../src/config.js';
 import { ServiceError } from '../src/errors.js';
 import { roundScore } from '../src/liveness/folder.js';
 import { composeUseCases, loadFaceModels } from '../src/compose.js';
+import { type GeneratedMedia, type GeneratedSet, generatedSets } from './eval/generated-media.js';
 import {
   APCER_TARGETS,
   BPCER_TARGETS,
@@ -24,6 +30,7 @@ import {
   type PadSummary,
   REQUIRED,
   renderLivenessReport,
+  SWEPT_THRESHOLDS,
   targetPercent,
   type SetResult,
   type SubjectResult,
@@ -55,49 +62,62 @@ const MIN_PLOTTED_PER_CLASS = 10;
 
 interface SetArgument {
   name: string;
-  bonaFide: string;
-  attack: string;
+  /** Folders of each class; empty when the set has none of that class. */
+  bonaFide: string[];
+  attack: string[];
 }
 
 interface Arguments {
   label: string;
   sets: SetArgument[];
+  /** The shared data folder the generated media are built from. */
+  generated: string | undefined;
 }
 
-const USAGE = 'usage: eval-liveness --label <name> --set <name> <bona fide folder> <attack folder> [--set <name> <bona fide folder> <attack folder> …]';
+const USAGE =
+  'usage: eval-liveness --label <name> [--set <name> <bona fide folder[,folder…] or -> <attack folder[,folder…] or -> …] [--generated <data dir>]';
 const NAME = /^[A-Za-z0-9_.-]+$/;
+
+const folders = (argument: string): string[] => (argument === '-' ? [] : argument.split(',').map((folder) => path.resolve(folder)));
 
 function parseArguments(args: readonly string[]): Arguments {
   let label: string | undefined;
+  let generated: string | undefined;
   const sets: SetArgument[] = [];
   for (let i = 0; i < args.length; ) {
     const [flag, first, second, third] = [args[i], args[i + 1], args[i + 2], args[i + 3]];
     if (flag === '--label' && first) {
       label = first;
       i += 2;
+    } else if (flag === '--generated' && first) {
+      generated = path.resolve(first);
+      i += 2;
     } else if (flag === '--set' && first && second && third) {
-      sets.push({ name: first, bonaFide: path.resolve(second), attack: path.resolve(third) });
+      sets.push({ name: first, bonaFide: folders(second), attack: folders(third) });
       i += 4;
     } else {
       throw new Error(USAGE);
     }
   }
   if (!label || !NAME.test(label)) throw new Error(`${USAGE}\n(a label is letters, digits, "_", "." or "-")`);
-  if (sets.length === 0) throw new Error(USAGE);
+  if (sets.length === 0 && !generated) throw new Error(USAGE);
   for (const [i, set] of sets.entries()) {
     if (!NAME.test(set.name)) throw new Error(`set name "${set.name}": use letters, digits, "_", "." or "-"`);
     if (sets.findIndex((s) => s.name === set.name) !== i) throw new Error(`set "${set.name}" is given twice`);
+    if (set.bonaFide.length + set.attack.length === 0) throw new Error(`set "${set.name}" has no folder`);
   }
-  return { label, sets };
+  return { label, sets, generated };
 }
 
 const fromRoot = (folder: string): string => path.relative(projectRoot, folder) || '.';
+const folderList = (list: readonly string[]): string => (list.length === 0 ? '-' : list.map(fromRoot).join(','));
 
 /** The command that reproduces the run from the project root. */
 function commandLine(options: Arguments, config: Config): string {
   const models = config.modelsDir === path.join(projectRoot, 'models') ? '' : `MODELS_DIR=${shellQuote(fromRoot(config.modelsDir))} `;
-  const sets = options.sets.flatMap((s) => ['--set', s.name, fromRoot(s.bonaFide), fromRoot(s.attack)]);
-  return `${models}npx tsx tools/eval-liveness.ts ${['--label', options.label, ...sets].map(shellQuote).join(' ')}`;
+  const sets = options.sets.flatMap((s) => ['--set', s.name, folderList(s.bonaFide), folderList(s.attack)]);
+  const generated = options.generated ? ['--generated', fromRoot(options.generated)] : [];
+  return `${models}npx tsx tools/eval-liveness.ts ${['--label', options.label, ...sets, ...generated].map(shellQuote).join(' ')}`;
 }
 
 // ---------------------------------------------------------------------------------------------------- images
@@ -130,32 +150,60 @@ const config = loadConfig();
 const registry = await loadFaceModels(config);
 const { analyser } = composeUseCases(config, registry);
 
-/** Every image of a folder through the service's single-image liveness; no face or an undecodable image is a failure. */
-async function scoreFolder(label: string, folder: string): Promise<ClassResult> {
-  const images = await listImages(folder);
-  if (images.length === 0) throw new Error(`${label}: no JPEG or PNG image below ${folder}`);
-  const result: ClassResult = { folder: fromRoot(folder), images: images.length, failures: [], scores: [] };
-  for (const [index, image] of images.entries()) {
+const progress = (label: string, done: number, total: number, result: ClassResult): void => {
+  if (done % PROGRESS_EVERY === 0 || done === total) process.stderr.write(`${label}: ${done}/${total}, ${result.failures.length} failures to acquire\n`);
+};
+
+/**
+ * Every image below the folders through the service's single-image liveness; no face or an undecodable image is a
+ * failure. Images are named relative to their folder, prefixed by the folder's name when there are several.
+ */
+async function scoreFolders(label: string, list: readonly string[]): Promise<ClassResult | undefined> {
+  if (list.length === 0) return undefined;
+  const images = (
+    await Promise.all(list.map(async (folder) => (await listImages(folder)).map((image) => ({ folder, image: list.length > 1 ? path.join(path.basename(folder), image) : image, file: path.join(folder, image) }))))
+  ).flat();
+  if (images.length === 0) throw new Error(`${label}: no JPEG or PNG image below ${list.join(', ')}`);
+  const result: ClassResult = { folder: list.map(fromRoot).join(', '), images: images.length, failures: [], scores: [] };
+  for (const [index, { image, file }] of images.entries()) {
     try {
-      const frame = await analyser.scoreImage(await readFile(path.join(folder, image)));
+      const frame = await analyser.scoreImage(await readFile(file));
       if (frame) result.scores.push({ image, score: roundScore(frame.confidenceSpoofing) });
       else result.failures.push({ image, reason: 'no face' });
     } catch (error) {
       if (!(error instanceof ServiceError && error.kind === 'sample-unreadable')) throw error;
       result.failures.push({ image, reason: `unreadable: ${error.detail ?? error.message}` });
     }
-    const done = index + 1;
-    if (done % PROGRESS_EVERY === 0 || done === images.length) {
-      process.stderr.write(`${label}: ${done}/${images.length} images, ${result.failures.length} failures to acquire\n`);
-    }
+    progress(label, index + 1, images.length, result);
   }
   return result;
+}
+
+/**
+ * Every generated media analysed as a folder media part is: its confidence_spoofing as the API reports it, and the
+ * anti-spoof models' own median over its frames. A media that fails its analysis is a failure to acquire.
+ */
+async function scoreMedia(label: string, media: readonly GeneratedMedia[]): Promise<{ api: ClassResult; models: ClassResult } | undefined> {
+  if (media.length === 0) return undefined;
+  const empty = (): ClassResult => ({ folder: 'generated at run time (tools/eval/generated-media.ts)', images: media.length, failures: [], scores: [] });
+  const [api, models] = [empty(), empty()];
+  for (const [index, item] of media.entries()) {
+    const { outcome } = await analyser.analyse(item.bytes);
+    if (outcome.ok) {
+      api.scores.push({ image: item.name, score: roundScore(outcome.confidenceSpoofing), decidedBy: outcome.decidedBy });
+      models.scores.push({ image: item.name, score: roundScore(outcome.framesConfidenceSpoofing) });
+    } else {
+      for (const result of [api, models]) result.failures.push({ image: item.name, reason: outcome.detail });
+    }
+    progress(label, index + 1, media.length, api);
+  }
+  return { api, models };
 }
 
 // ---------------------------------------------------------------------------------------------------- metrics
 
 /** The service's decision (src/liveness/liveness.ts): a score at or above the threshold is an attack. */
-const classifiedAttack = (score: number): boolean => score >= config.livenessThreshold;
+const classifiedAttack = (score: number, threshold = config.livenessThreshold): boolean => score >= threshold;
 
 function countedRate(errors: number, samples: number): CountedRate {
   return { errors, samples, rate: errors / samples, interval95: wilsonInterval(errors, samples) };
@@ -190,6 +238,7 @@ function summarise(set: ScoreSet): PadSummary {
 /** Per-subject rates at the default threshold; undefined unless every image of the set lies in a subject folder. */
 function subjectResults(bonaFide: ClassResult, attack: ClassResult): SubjectResult[] | undefined {
   const all = [bonaFide, attack].flatMap((c) => [...c.scores.map((s) => s.image), ...c.failures.map((f) => f.image)]);
+  if (bonaFide.folder.includes(', ') || attack.folder.includes(', ')) return undefined;
   if (!all.every((image) => subjectOf(image))) return undefined;
   const subjects = [...new Set(all.map((image) => subjectOf(image)!))].sort();
   return subjects.map((subject) => {
@@ -197,29 +246,54 @@ function subjectResults(bonaFide: ClassResult, attack: ClassResult): SubjectResu
     const [bonaFideScores, attackScores] = [of(bonaFide), of(attack)];
     return {
       subject,
-      ...(bonaFideScores.length > 0 && { bpcer: countedRate(bonaFideScores.filter(classifiedAttack).length, bonaFideScores.length) }),
+      ...(bonaFideScores.length > 0 && { bpcer: countedRate(bonaFideScores.filter((s) => classifiedAttack(s)).length, bonaFideScores.length) }),
       ...(attackScores.length > 0 && { apcer: countedRate(attackScores.filter((s) => !classifiedAttack(s)).length, attackScores.length) }),
       ...(bonaFideScores.length > 0 && attackScores.length > 0 && { auc: areaUnderRoc(padScoreSet(bonaFideScores, attackScores)) }),
     };
   });
 }
 
-const scoreSetOf = (set: SetResult): ScoreSet | undefined =>
-  set.bonaFide.scores.length > 0 && set.attack.scores.length > 0 ? padScoreSet(scoresOf(set.bonaFide), scoresOf(set.attack)) : undefined;
+const scoreSetOf = (set: Pick<SetResult, 'bonaFide' | 'attack'>): ScoreSet | undefined =>
+  set.bonaFide && set.attack && set.bonaFide.scores.length > 0 && set.attack.scores.length > 0
+    ? padScoreSet(scoresOf(set.bonaFide), scoresOf(set.attack))
+    : undefined;
+
+/** A set's rates: the summary when it has both classes, the rates by threshold always. */
+function completeSet(result: Omit<SetResult, 'byThreshold'>): SetResult {
+  const scores = scoreSetOf(result);
+  const subjects = result.bonaFide && result.attack ? subjectResults(result.bonaFide, result.attack) : undefined;
+  const byThreshold = SWEPT_THRESHOLDS.map((threshold) => ({
+    threshold,
+    ...(result.attack?.scores.length && { apcer: scoresOf(result.attack).filter((s) => !classifiedAttack(s, threshold)).length / result.attack.scores.length }),
+    ...(result.bonaFide?.scores.length && { bpcer: scoresOf(result.bonaFide).filter((s) => classifiedAttack(s, threshold)).length / result.bonaFide.scores.length }),
+  }));
+  return { ...result, byThreshold, ...(scores && { summary: summarise(scores) }), ...(subjects && { subjects }) };
+}
 
 async function evaluateSet(set: SetArgument): Promise<SetResult> {
-  const bonaFide = await scoreFolder(`${set.name} bona fide`, set.bonaFide);
-  const attack = await scoreFolder(`${set.name} attacks`, set.attack);
-  const result: SetResult = { name: set.name, bonaFide, attack };
-  const scores = scoreSetOf(result);
-  const subjects = subjectResults(bonaFide, attack);
-  return { ...result, ...(scores && { summary: summarise(scores) }), ...(subjects && { subjects }) };
+  const bonaFide = await scoreFolders(`${set.name} bona fide`, set.bonaFide);
+  const attack = await scoreFolders(`${set.name} attacks`, set.attack);
+  return completeSet({ name: set.name, kind: 'images', ...(bonaFide && { bonaFide }), ...(attack && { attack }) });
+}
+
+/** A generated set, as the API scores it and as the anti-spoof models alone scored it. */
+async function evaluateGenerated(set: GeneratedSet): Promise<SetResult[]> {
+  const bonaFide = await scoreMedia(`${set.name} bona fide`, set.bonaFide);
+  const attack = await scoreMedia(`${set.name} attacks`, set.attacks);
+  const chose = set.chose ? { chose: set.chose } : {};
+  return [
+    completeSet({ name: set.name, kind: 'media', ...chose, ...(bonaFide && { bonaFide: bonaFide.api }), ...(attack && { attack: attack.api }) }),
+    completeSet({ name: `${set.name}.models_only`, kind: 'media', ...chose, ...(bonaFide && { bonaFide: bonaFide.models }), ...(attack && { attack: attack.models }) }),
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------------- run
 
 const sets: SetResult[] = [];
 for (const set of options.sets) sets.push(await evaluateSet(set));
+if (options.generated) {
+  for (const set of await generatedSets(options.generated, config.ffmpegPath)) sets.push(...(await evaluateGenerated(set)));
+}
 await registry.release();
 
 const scored = sets.flatMap((s) => scoreSetOf(s) ?? []);
@@ -239,7 +313,7 @@ const result: LivenessResult = {
   durationSeconds: (performance.now() - started) / 1000,
   threshold: config.livenessThreshold,
   sets,
-  ...(sets.length > 1 && scored.length > 0 && { pooled: summarise(mergeScoreSets(scored)) }),
+  ...(scored.length > 1 && { pooled: summarise(mergeScoreSets(scored)) }),
 };
 
 const docs = path.join(projectRoot, 'docs');
@@ -284,7 +358,10 @@ const describe = (name: string, s: PadSummary): string => {
 };
 const lines = [`${options.label}: ${result.durationSeconds.toFixed(0)} s`];
 for (const set of sets) {
-  lines.push(`${set.name}: failures to acquire ${set.bonaFide.failures.length}/${set.bonaFide.images} bona fide, ${set.attack.failures.length}/${set.attack.images} attacks`);
+  const fta = (c: ClassResult | undefined, name: string): string => (c ? `${c.failures.length}/${c.images} ${name}` : `no ${name}`);
+  lines.push(`${set.name}: failures to acquire ${fta(set.bonaFide, 'bona fide')}, ${fta(set.attack, 'attacks')}`);
+  const atDefault = set.byThreshold.find((r) => r.threshold === config.livenessThreshold);
+  if (atDefault) lines.push(`  at ${config.livenessThreshold}: ${[atDefault.apcer !== undefined && `APCER ${pct(atDefault.apcer)}`, atDefault.bpcer !== undefined && `BPCER ${pct(atDefault.bpcer)}`].filter(Boolean).join(', ')}`);
   if (set.summary) lines.push(describe(set.name, set.summary));
   if (set.subjects) {
     const range = (rates: (CountedRate | undefined)[]): string => {

@@ -27,7 +27,7 @@ export function sumOf(scrape: Scrape, name: string, labels: Record<string, strin
   return sum;
 }
 
-export const stages = ['decode', 'video_decode', 'detect', 'landmarks', 'embed', 'liveness', 'match'] as const;
+export const stages = ['decode', 'video_decode', 'detect', 'landmarks', 'embed', 'liveness', 'temporal', 'match'] as const;
 export type StageName = (typeof stages)[number];
 
 export interface StageShare {

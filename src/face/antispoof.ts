@@ -1,22 +1,45 @@
-import type { Box } from './geometry.js';
+import { type Box, boxHeight, boxWidth } from './geometry.js';
 import { contextCrop } from './landmarks.js';
-import { resizeMapping, sampleView } from './sampling.js';
+import { type Border, resizeMapping, sampleView } from './sampling.js';
 import type { ImageView, Rect } from '../media/raster.js';
 import type { AntiSpoofEntry } from '../models/manifest.js';
 
-/**
- * The crop a model reads: the face box it was trained on (the square box, or the box as detected) enlarged by its
- * crop scale, kept inside the image.
- */
-export function antiSpoofCrop(image: { width: number; height: number }, squareBox: Box, detectedBox: Box, model: AntiSpoofEntry): Rect {
-  const box = model.params.faceBox === 'square' ? squareBox : detectedBox;
-  return contextCrop(box, model.params.cropScale, image.width, image.height);
+/** The boxes of a located face an anti-spoof crop can start from. */
+export interface AntiSpoofFace {
+  detection: { box: Box };
+  /** Square as tall as the detection, clipped to the image. */
+  faceBox: Box;
 }
 
-/** The anti-spoof model's input: its crop, resized. */
-export function antiSpoofInput(view: ImageView, crop: Rect, model: AntiSpoofEntry): Float32Array {
+function cropBox(face: AntiSpoofFace, model: AntiSpoofEntry): Box {
+  switch (model.params.faceBox) {
+    case 'square':
+      return face.faceBox;
+    case 'detected':
+      return face.detection.box;
+    case 'square-on-longer-side': {
+      const { box } = face.detection;
+      const half = Math.max(boxWidth(box), boxHeight(box)) / 2;
+      const [cx, cy] = [(box.x1 + box.x2) / 2, (box.y1 + box.y2) / 2];
+      return { x1: cx - half, y1: cy - half, x2: cx + half, y2: cy + half };
+    }
+  }
+}
+
+/** The region the model sees, and what its part outside the image holds. */
+export function antiSpoofCrop(face: AntiSpoofFace, model: AntiSpoofEntry, imageWidth: number, imageHeight: number): { crop: Rect; border: Border } {
+  const box = cropBox(face, model);
+  const { cropScale, cropMode, cropFill } = model.params;
+  if (cropMode === 'shrink-to-fit') return { crop: contextCrop(box, cropScale, imageWidth, imageHeight), border: 'replicate' };
+  const [width, height] = [boxWidth(box) * cropScale, boxHeight(box) * cropScale];
+  const crop = { x: (box.x1 + box.x2) / 2 - width / 2, y: (box.y1 + box.y2) / 2 - height / 2, width, height };
+  return { crop, border: cropMode === 'reflect' ? 'reflect' : { fill: cropFill } };
+}
+
+/** The anti-spoof model's input: its crop of the face (see antiSpoofCrop), resized, in its colour order and range. */
+export function antiSpoofInput(view: ImageView, { crop, border }: { crop: Rect; border: Border }, model: AntiSpoofEntry): Float32Array {
   const [, , height, width] = model.input.shape as [number, number, number, number];
-  return sampleView(view, resizeMapping(crop, width, height), model.input, 'replicate');
+  return sampleView(view, resizeMapping(crop, width, height), model.input, border);
 }
 
 export function softmax(logits: Float32Array): Float64Array {

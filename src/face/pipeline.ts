@@ -171,7 +171,7 @@ export function createFacePipeline(registry: ModelRegistry, options: PipelineOpt
     }
     if (uses.includes('antiSpoof')) {
       for (const model of antiSpoof) {
-        const crop = antiSpoofCrop(image, faceBox, detection.box, model);
+        const { crop } = antiSpoofCrop({ detection, faceBox }, model, image.width, image.height);
         needs.push({ rect: crop, scale: (VIEW_DENSITY * model.input.shape[2]!) / crop.height });
       }
     }
@@ -229,10 +229,10 @@ export function createFacePipeline(registry: ModelRegistry, options: PipelineOpt
       timedStage('liveness', async () => {
         const probabilities = await Promise.all(
           antiSpoof.map(async (model) => {
-            const crop = antiSpoofCrop(image, face.faceBox, face.detection.box, model);
-            const view = await viewHolding(image, face, crop);
+            const region = antiSpoofCrop(face, model, image.width, image.height);
+            const view = await viewHolding(image, face, region.crop);
             const outputs = await registry.session(model.id).run({
-              [model.input.name]: { data: antiSpoofInput(view, crop, model), dims: model.input.shape },
+              [model.input.name]: { data: antiSpoofInput(view, region, model), dims: model.input.shape },
             });
             return attackProbability(outputs[model.outputs[0]!.name]!.data, model);
           }),

@@ -2,8 +2,21 @@ import type { ModelInputSpec } from '../models/manifest.js';
 import type { ImageView, Raster, Rect } from '../media/raster.js';
 import type { Affine } from './geometry.js';
 
-/** What samples outside the source read: the nearest edge pixel, or a constant grey level (0 = black). */
-export type Border = 'replicate' | { fill: number };
+/**
+ * What samples outside the source read: the nearest edge pixel; the image mirrored about its edge pixels (OpenCV's
+ * BORDER_REFLECT_101: …, 2, 1 | 0, 1, 2, …); or a constant grey level (0 = black).
+ */
+export type Border = 'replicate' | 'reflect' | { fill: number };
+
+/** The source index BORDER_REFLECT_101 reads for index `i` of a line of `n` pixels, however far outside. */
+export function reflectIndex(i: number, n: number): number {
+  if (n === 1) return 0;
+  const period = 2 * (n - 1);
+  const folded = ((i % period) + period) % period;
+  return folded < n ? folded : period - folded;
+}
+
+const clampIndex = (i: number, n: number): number => (i < 0 ? 0 : i >= n ? n - 1 : i);
 
 /**
  * The output→source mapping of resizing `rect` to outWidth×outHeight with pixel centres aligned, as OpenCV's
@@ -22,10 +35,24 @@ export function viewMapping(view: ImageView, outputToImage: Affine): Affine {
   return [k * a, k * b, k * (c - view.region.x + 0.5) - 0.5, k * d, k * e, k * (f - view.region.y + 0.5) - 0.5];
 }
 
-/** sampleToTensor through a view: `outputToImage` maps model input pixels to full-resolution image coordinates. */
+/**
+ * sampleToTensor through a view: `outputToImage` maps model input pixels to full-resolution image coordinates. A
+ * border applies at the view's edges, which are the image's wherever a crop reaches outside it: views are regions
+ * of the image clipped to it.
+ */
 export function sampleView(view: ImageView, outputToImage: Affine, spec: ModelInputSpec, border: Border): Float32Array {
   return sampleToTensor(view.raster, viewMapping(view, outputToImage), spec, border);
 }
+
+/** The input of a square grey patch sampled for the service's own measures (sharpness, face change), values 0..255. */
+export const greyPatchSpec = (name: string, size: number): ModelInputSpec => ({
+  name,
+  shape: [1, 1, size, size],
+  layout: 'NCHW',
+  channelOrder: 'GRAY',
+  mean: [0],
+  std: [1],
+});
 
 // ITU-R BT.601 luma, the weights OpenCV's RGB→grey conversion uses.
 const LUMA_R = 0.299;
@@ -70,9 +97,10 @@ export function sampleToTensor(raster: Raster, outputToSource: Affine, spec: Mod
     }
   };
 
-  if (b === 0 && d === 0 && border === 'replicate') {
+  if (b === 0 && d === 0 && typeof border === 'string') {
     // A resize (the detector's and the crops' case): columns and rows are sampled independently, so their source
-    // offsets and weights are computed once, and clamping them is the replicated border.
+    // offsets and weights are computed once, and clamping or mirroring them is the border.
+    const index = border === 'replicate' ? clampIndex : reflectIndex;
     const left = new Int32Array(outWidth);
     const right = new Int32Array(outWidth);
     const weightX = new Float64Array(outWidth);
@@ -80,17 +108,17 @@ export function sampleToTensor(raster: Raster, outputToSource: Affine, spec: Mod
       const x = a * u + c;
       const xf = Math.floor(x);
       weightX[u] = x - xf;
-      left[u] = Math.min(Math.max(xf, 0), maxX) * 3;
-      right[u] = Math.min(Math.max(xf + 1, 0), maxX) * 3;
+      left[u] = index(xf, width) * 3;
+      right[u] = index(xf + 1, width) * 3;
     }
-    let index = 0;
+    let at = 0;
     for (let v = 0; v < outHeight; v++) {
       const y = e * v + f;
       const yf = Math.floor(y);
       const wy = y - yf;
-      const top = Math.min(Math.max(yf, 0), maxY) * row;
-      const bottom = Math.min(Math.max(yf + 1, 0), maxY) * row;
-      for (let u = 0; u < outWidth; u++, index++) {
+      const top = index(yf, height) * row;
+      const bottom = index(yf + 1, height) * row;
+      for (let u = 0; u < outWidth; u++, at++) {
         const wx = weightX[u]!;
         const tl = top + left[u]!;
         const tr = top + right[u]!;
@@ -101,7 +129,7 @@ export function sampleToTensor(raster: Raster, outputToSource: Affine, spec: Mod
         const w10 = (1 - wx) * wy;
         const w11 = wx * wy;
         write(
-          index,
+          at,
           w00 * data[tl]! + w01 * data[tr]! + w10 * data[bl]! + w11 * data[br]!,
           w00 * data[tl + 1]! + w01 * data[tr + 1]! + w10 * data[bl + 1]! + w11 * data[br + 1]!,
           w00 * data[tl + 2]! + w01 * data[tr + 2]! + w10 * data[bl + 2]! + w11 * data[br + 2]!,
@@ -145,7 +173,7 @@ export function sampleToTensor(raster: Raster, outputToSource: Affine, spec: Mod
   return out;
 }
 
-/** A bilinear sample with some neighbours outside the image: those read the edge pixel, or the fill value. */
+/** A bilinear sample with some neighbours outside the image: those read the edge pixel, its mirror, or the fill value. */
 function sampleAtEdge(data: Uint8Array, width: number, height: number, x: number, y: number, border: Border, into: Float64Array): void {
   const xf = Math.floor(x);
   const yf = Math.floor(y);
@@ -160,14 +188,15 @@ function sampleAtEdge(data: Uint8Array, width: number, height: number, x: number
     const weight = (tap & 1 ? wx : 1 - wx) * (tap >> 1 ? wy : 1 - wy);
     if (weight === 0) continue;
     if (sx < 0 || sy < 0 || sx >= width || sy >= height) {
-      if (border !== 'replicate') {
+      if (typeof border === 'object') {
         into[0]! += weight * border.fill;
         into[1]! += weight * border.fill;
         into[2]! += weight * border.fill;
         continue;
       }
-      sx = sx < 0 ? 0 : sx >= width ? width - 1 : sx;
-      sy = sy < 0 ? 0 : sy >= height ? height - 1 : sy;
+      const index = border === 'replicate' ? clampIndex : reflectIndex;
+      sx = index(sx, width);
+      sy = index(sy, height);
     }
     const offset = (sy * width + sx) * 3;
     into[0]! += weight * data[offset]!;

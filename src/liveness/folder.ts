@@ -50,20 +50,49 @@ export interface FolderContext {
   analyses: AnalysisOutcome[];
 }
 
-/** An analysis declines when any media is an attack by its threshold, or came from a virtual camera. */
+/**
+ * An analysis declines when any media is an attack by its threshold, or was decided an attack by evidence beyond
+ * its frames' scores (a virtual camera, a still, another person), whatever the threshold.
+ */
 export function analysisResolution(media: readonly MediaAnalysis[], thresholdSpoofing: number): AnalysisResolution {
   if (media.some((m) => !m.outcome.ok)) return 'FAILED';
-  const attack = media.some((m) => m.fromVirtualCamera || (m.outcome.ok && m.outcome.confidenceSpoofing >= thresholdSpoofing));
+  const attack = media.some((m) => m.outcome.ok && (m.outcome.decidedBy !== 'frames' || m.outcome.confidenceSpoofing >= thresholdSpoofing));
   return attack ? 'DECLINED' : 'SUCCESS';
 }
 
 /** Scores go out with 6 decimals, the precision of the published examples. */
 export const roundScore = (score: number): number => Math.round(score * 1e6) / 1e6;
 
-/** The score reported for a media: an attack for certain when the plugin saw a virtual camera. */
+/** The score reported for a media (1 when evidence beyond the frames decided), rounded; null when it failed. */
 export function confidenceSpoofing(media: MediaAnalysis): number | null {
-  if (!media.outcome.ok) return null;
-  return media.fromVirtualCamera ? 1 : roundScore(media.outcome.confidenceSpoofing);
+  return media.outcome.ok ? roundScore(media.outcome.confidenceSpoofing) : null;
+}
+
+/**
+ * A media's `results_data`: the published `confidence_spoofing`, and (beyond the published API) what decided it
+ * and the evidence over time of media with more than one frame. Documented in the README and the OpenAPI.
+ */
+export function resultsData(media: MediaAnalysis): Record<string, unknown> | null {
+  const { outcome } = media;
+  if (!outcome.ok) return null;
+  const { temporal } = outcome;
+  return {
+    confidence_spoofing: roundScore(outcome.confidenceSpoofing),
+    ...(media.fromVirtualCamera && { from_virtual_camera: true }),
+    decided_by: outcome.decidedBy,
+    frames_confidence_spoofing: roundScore(outcome.framesConfidenceSpoofing),
+    ...(temporal && {
+      temporal: {
+        frames_with_face: temporal.framesWithFace,
+        face_change: temporal.faceChange === null ? null : roundScore(temporal.faceChange),
+        still: temporal.still,
+        frames_compared: temporal.framesCompared,
+        identity_score: temporal.identityScore === null ? null : roundScore(temporal.identityScore),
+        same_person: temporal.samePerson,
+        ...(temporal.bestFrameSamePerson !== undefined && { best_frame_same_person: temporal.bestFrameSamePerson }),
+      },
+    }),
+  };
 }
 
 function mediaObject(context: FolderContext, item: AnalysedMedia): Record<string, unknown> {
@@ -124,9 +153,7 @@ function analysisObject(context: FolderContext, outcome: AnalysisOutcome, source
       company_id: null,
       media_association_id: item.id,
       analysis_id: outcome.id,
-      results_data: item.analysis.outcome.ok
-        ? { confidence_spoofing: confidenceSpoofing(item.analysis), ...(item.analysis.fromVirtualCamera ? { from_virtual_camera: true } : {}) }
-        : null,
+      results_data: resultsData(item.analysis),
       source_media_id: item.id,
       output_images: outcome.bestShots
         .filter((shot) => shot.mediaId === item.id)

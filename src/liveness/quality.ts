@@ -1,18 +1,10 @@
 import type { Box, Point } from '../face/geometry.js';
-import { resizeMapping, sampleView } from '../face/sampling.js';
-import type { ModelInputSpec } from '../models/manifest.js';
+import { greyPatchSpec, resizeMapping, sampleView } from '../face/sampling.js';
 import type { ImageView } from '../media/raster.js';
 
 /** Faces are compared for sharpness at one size, so that a larger face does not look sharper for being larger. */
 const SHARPNESS_SIZE = 96;
-const greyPatch: ModelInputSpec = {
-  name: 'sharpness',
-  shape: [1, 1, SHARPNESS_SIZE, SHARPNESS_SIZE],
-  layout: 'NCHW',
-  channelOrder: 'GRAY',
-  mean: [0],
-  std: [1],
-};
+const greyPatch = greyPatchSpec('sharpness', SHARPNESS_SIZE);
 
 /** Variance of the Laplacian of the face, resampled to 96×96 grey: higher is sharper (focus, motion blur). */
 export function faceSharpness(view: ImageView, faceBox: Box): number {

@@ -14,6 +14,8 @@
  *   that understates a ZIP bomb's size stops the inflation there.
  * - More than `maxFrames` frames: `maxFrames` of them evenly spread over the sequence, the first and last included
  *   (just the first when `maxFrames` is 1), as video frames are sampled over the whole clip.
+ * - Every entry is inflated and checked once, one at a time, and its bytes dropped; a frame's bytes are inflated again
+ *   when it is read. The archive's cost in memory is then one entry, not all of them.
  *
  * Written over node:zlib rather than with a ZIP library: zlib's maxOutputLength is the hard stop, walking the
  * central directory ourselves lets us refuse before inflating anything, and the format subset a frame archive needs
@@ -33,8 +35,8 @@ export interface ArchiveLimits {
 export interface ArchiveFrame {
   name: string;
   format: ImageFormat;
-  /** A stored (uncompressed) entry's bytes are a view of the archive's. */
-  bytes: Buffer;
+  /** The frame's bytes, inflated (and checked) again at each call; a stored entry's are a view of the archive's. */
+  read(): Buffer;
 }
 
 interface Entry {
@@ -69,7 +71,7 @@ export function readFrameArchive(bytes: Uint8Array, limits: ArchiveLimits): Arch
     const data = entryData(zip, entry);
     inflated += data.length;
     const format = sniffImageFormat(data);
-    if (format) frames.push({ name: entry.name, format, bytes: data });
+    if (format) frames.push({ name: entry.name, format, read: () => entryData(zip, entry) });
   }
   if (frames.length === 0) throw unreadable('the archive holds no JPEG or PNG frame');
   return evenlySpread(frames, limits.maxFrames);

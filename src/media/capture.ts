@@ -3,6 +3,7 @@
  * as JSON so that a host backend can forward it without re-packing the frames into a ZIP.
  *
  * - Frames are `frame_list` (JPEG or PNG data URLs), in order; when it is empty, `best_frame` (or `best_frame_png`).
+ *   With both, `best_frame` is kept apart: it must show the person of the frames (see liveness/temporal.ts).
  * - When `from_virtual_camera` is not null the plugin saw a virtual camera: the frames are those inside it, and the
  *   object is marked, so that the analysis can decline it whatever the frames look like.
  * - Every data URL must be `data:image/jpeg;base64,…` or `data:image/png;base64,…` holding what it says; one malformed
@@ -22,6 +23,8 @@ export interface CaptureFrame {
 
 export interface CaptureObject {
   frames: CaptureFrame[];
+  /** The plugin's chosen frame, when `frame_list` holds the frames. */
+  bestFrame: CaptureFrame | undefined;
   fromVirtualCamera: boolean;
 }
 
@@ -66,11 +69,12 @@ export function readCaptureObject(bytes: Uint8Array, limits: { maxFrames: number
   if (!isObject(source)) throw unreadable('from_virtual_camera is not an object');
   const list = source.frame_list;
   if (list !== null && list !== undefined && !Array.isArray(list)) throw unreadable('frame_list is not a list');
-  let frames = (list ?? []).map((value, index) => frameFromDataUrl(value, `frame_list[${index}]`));
+  const frames = (list ?? []).map((value, index) => frameFromDataUrl(value, `frame_list[${index}]`));
+  const best = source.best_frame ?? source.best_frame_png;
+  const bestFrame = best === null || best === undefined ? undefined : frameFromDataUrl(best, source.best_frame ? 'best_frame' : 'best_frame_png');
   if (frames.length === 0) {
-    const best = source.best_frame ?? source.best_frame_png;
-    if (best === null || best === undefined) throw unreadable('the capture object holds no frame');
-    frames = [frameFromDataUrl(best, source.best_frame ? 'best_frame' : 'best_frame_png')];
+    if (!bestFrame) throw unreadable('the capture object holds no frame');
+    return { frames: [bestFrame], bestFrame: undefined, fromVirtualCamera };
   }
-  return { frames: evenlySpread(frames, limits.maxFrames), fromVirtualCamera };
+  return { frames: evenlySpread(frames, limits.maxFrames), bestFrame, fromVirtualCamera };
 }

@@ -90,14 +90,20 @@ const scoreCalibration = z
 const embedderArcface = entry('embedder.arcface', { alignmentTemplate: z.array(point).length(5), scoreCalibration });
 
 /**
- * Any anti-spoof classifier of a face crop: the face box (squared like the bundled model's, or as detected, as
- * MiniFASNet was trained) enlarged `cropScale` times, resized to the input, softmax over the output, class
- * `liveClassIndex` = live.
+ * Any anti-spoof classifier of a face crop, fed as it was trained: a face box — `square` (as tall as the detection,
+ * centred, clipped to the image: the bundled model's), `detected` (the detector's box), or `square-on-longer-side`
+ * (a square on the detection's longer side, not clipped) — enlarged `cropScale` times about its centre; where that
+ * crop leaves the image, `cropMode` says what it holds: `shrink-to-fit` shrinks and shifts the crop to stay inside
+ * (Silent-Face's CropImage), `reflect` mirrors the image (BORDER_REFLECT_101), `constant` fills `cropFill`. Then
+ * resized to the input (colour order and value range from `input`), softmax over the output, class `liveClassIndex`
+ * = live.
  */
 const antispoofClassifier = entry('antispoof.classifier', {
   cropScale: z.number().positive(),
   liveClassIndex: z.number().int().nonnegative(),
-  faceBox: z.enum(['square', 'detected']).default('square'),
+  faceBox: z.enum(['square', 'detected', 'square-on-longer-side']).default('square'),
+  cropMode: z.enum(['shrink-to-fit', 'reflect', 'constant']).default('shrink-to-fit'),
+  cropFill: z.number().min(0).max(255).default(0),
 });
 
 const modelEntry = z.discriminatedUnion('family', [

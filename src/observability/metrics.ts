@@ -60,7 +60,7 @@ export function createMetrics(build: BuildInfo): Metrics {
   });
   const stageDuration = new Histogram({
     name: 'face_api_stage_duration_seconds',
-    help: 'Duration of processing stages inside requests (decode: one decoded view of an image, within the step reading it; video_decode; detect, and detector_pass within it: one detector run; landmarks; embed; liveness; match)',
+    help: 'Duration of processing stages inside requests (decode: one decoded view of an image, within the step reading it; video_decode; detect, and detector_pass within it: one detector run; landmarks; embed; liveness; temporal; match)',
     labelNames: ['stage'] as const,
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers,

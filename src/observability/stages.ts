@@ -3,7 +3,7 @@
  * one run of the detector over a region (the whole image, a tile, a verification window), inside `detect`; `decode`
  * is one decoded view of an image, inside the step that reads it.
  */
-export type Stage = 'decode' | 'video_decode' | 'detect' | 'detector_pass' | 'landmarks' | 'embed' | 'liveness' | 'match';
+export type Stage = 'decode' | 'video_decode' | 'detect' | 'detector_pass' | 'landmarks' | 'embed' | 'liveness' | 'temporal' | 'match';
 
 /** Receives each stage's duration; the service passes its metrics, tests and tools pass nothing. */
 export type StageObserver = (stage: Stage, seconds: number) => void;

@@ -28,7 +28,7 @@ interface Folder {
     meta_data: Record<string, unknown>;
     results_media: {
       source_media_id: string;
-      results_data: { confidence_spoofing: number; from_virtual_camera?: boolean } | null;
+      results_data: { confidence_spoofing: number; from_virtual_camera?: boolean; decided_by: string; frames_confidence_spoofing: number } | null;
       output_images: { image_b64: string; info: { original: { width: number; height: number; md5: string } } }[];
     }[];
   }[];
@@ -142,7 +142,9 @@ describe('POST /v1/face/liveness/detect', () => {
       const declined = (await (await postMultipart(url, [{ name: 'capture', contentType: 'application/json', body: JSON.stringify(virtual) }])).json()) as Folder;
       assert.equal(declined.analyses[0]!.resolution_status, 'DECLINED');
       assert.equal(declined.system_resolution, 'DECLINED');
-      assert.deepEqual(declined.analyses[0]!.results_media[0]!.results_data, { confidence_spoofing: 1, from_virtual_camera: true });
+      const results = declined.analyses[0]!.results_media[0]!.results_data!;
+      assert.deepEqual([results.confidence_spoofing, results.from_virtual_camera, results.decided_by], [1, true, 'virtual_camera']);
+      assert.ok(results.frames_confidence_spoofing! < 0.5, 'the frames themselves look live');
     });
 
     it('echoes the payload: folder and media metadata, tags, analysis metadata and effective parameters', async () => {

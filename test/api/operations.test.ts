@@ -246,7 +246,7 @@ describe('metrics', () => {
       for (const pattern of [
         /^http_requests_total\{route="\/v1\/face\/pattern\/extract",method="POST",status_code="200"\} 1$/m,
         /^http_request_duration_seconds_bucket\{le="\+Inf",route="\/v1\/face\/pattern\/compare",method="POST",status_code="200"\} 1$/m,
-        ...['decode', 'video_decode', 'detect', 'detector_pass', 'landmarks', 'embed', 'liveness', 'match'].map(
+        ...['decode', 'video_decode', 'detect', 'detector_pass', 'landmarks', 'embed', 'liveness', 'temporal', 'match'].map(
           (stage) => new RegExp(`^face_api_stage_duration_seconds_count\\{stage="${stage}"\\} [1-9]`, 'm'),
         ),
         /^face_api_match_decisions_total\{decision="approved"\} 1$/m,

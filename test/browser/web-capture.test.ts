@@ -103,7 +103,7 @@ describe('web capture example in Chromium', { skip: reason && !process.env.CI ? 
     if (process.env.WEB_CAPTURE_SCREENSHOT) await writeFile(process.env.WEB_CAPTURE_SCREENSHOT, run.screenshot);
   });
 
-  it('declines a camera that shows one still photo', { todo: 'needs issue 13 (still-image detection)' }, async () => {
+  it('declines a camera that shows one still photo', async () => {
     const still = path.join(dir, 'still.png');
     await ffmpeg(['-i', dataPath('video', 'selfie_6s.mp4'), '-frames:v', '1', '-vf', 'scale=640:-2', still]);
     const camera = path.join(dir, 'still.y4m');

@@ -36,9 +36,9 @@ describe('readFrameArchive', () => {
         ['frames/c.bin', 'jpeg'],
       ],
     );
-    assert.ok(frames[0]!.bytes.equals(jpegs[0]!));
-    assert.ok(frames[1]!.bytes.equals(png));
-    assert.ok(frames[2]!.bytes.equals(jpegs[1]!));
+    assert.ok(frames[0]!.read().equals(jpegs[0]!));
+    assert.ok(frames[1]!.read().equals(png));
+    assert.ok(frames[2]!.read().equals(jpegs[1]!));
   });
 
   it('skips directories, metadata, non-images and nested archives without opening them', () => {

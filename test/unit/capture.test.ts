@@ -20,8 +20,16 @@ describe('readCaptureObject', () => {
     assert.equal(capture.fromVirtualCamera, false);
   });
 
+  it('keeps best_frame apart when frame_list holds the frames, so that its person can be checked', () => {
+    assert.equal(read({ frame_list: [pngUrl], best_frame: jpegUrl }).bestFrame?.name, 'best_frame');
+    assert.equal(read({ frame_list: [pngUrl], best_frame: null }).bestFrame, undefined);
+    unreadable({ frame_list: [pngUrl], best_frame: 'data:image/jpeg;base64,***' }, /best_frame does not hold/);
+  });
+
   it('falls back to best_frame, then best_frame_png, when there is no frame list', () => {
-    assert.equal(read({ frame_list: null, best_frame: jpegUrl }).frames[0]!.name, 'best_frame');
+    const capture = read({ frame_list: null, best_frame: jpegUrl });
+    assert.equal(capture.frames[0]!.name, 'best_frame');
+    assert.equal(capture.bestFrame, undefined, 'the only frame is not compared with itself');
     assert.equal(read({ frame_list: [], best_frame: null, best_frame_png: pngUrl }).frames[0]!.name, 'best_frame_png');
   });
 

@@ -1,18 +1,35 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { attackProbability, ensembleAttackProbability, softmax } from '../../src/face/antispoof.js';
-import { analysisResolution, confidenceSpoofing, systemResolution } from '../../src/liveness/folder.js';
+import { analysisResolution, confidenceSpoofing, resultsData, systemResolution } from '../../src/liveness/folder.js';
 import { median, type MediaAnalysis, sniffMediaKind } from '../../src/liveness/media.js';
 import { parsePayload } from '../../src/liveness/payload.js';
 import { bestShotIndex, frontality } from '../../src/liveness/quality.js';
+import { combinedScore, type TemporalEvidence } from '../../src/liveness/temporal.js';
 import { createRaster, rasterImage } from '../../src/media/raster.js';
 import type { AntiSpoofEntry } from '../../src/models/manifest.js';
 import { ServiceError } from '../../src/errors.js';
 
-const scored = (confidence: number, fromVirtualCamera = false): MediaAnalysis => ({
-  info: { kind: 'image', mimeType: 'image/jpeg', size: 1, md5: '' },
+const scored = (confidence: number, fromVirtualCamera = false, temporal?: TemporalEvidence): MediaAnalysis => ({
+  info: { kind: 'video', mimeType: 'video/mp4', size: 1, md5: '' },
   fromVirtualCamera,
-  outcome: { ok: true, confidenceSpoofing: confidence, framesScored: 1, bestShot: rasterImage(createRaster(1, 1)) },
+  outcome: {
+    ok: true,
+    ...combinedScore(confidence, temporal, fromVirtualCamera),
+    framesConfidenceSpoofing: confidence,
+    temporal,
+    framesScored: temporal?.framesWithFace ?? 1,
+    bestShot: rasterImage(createRaster(1, 1)),
+  },
+});
+const evidence = (change: Partial<TemporalEvidence>): TemporalEvidence => ({
+  framesWithFace: 16,
+  faceChange: 0.02,
+  still: false,
+  framesCompared: 3,
+  identityScore: 0.97,
+  samePerson: true,
+  ...change,
 });
 const failed: MediaAnalysis = { info: { kind: 'video', mimeType: 'video/mp4', size: 1, md5: '' }, fromVirtualCamera: false, outcome: { ok: false, detail: 'x' } };
 
@@ -47,6 +64,27 @@ describe('statuses', () => {
     assert.equal(analysisResolution([scored(0.01, true)], 0.99), 'DECLINED');
     assert.equal(confidenceSpoofing(scored(0.01, true)), 1);
     assert.equal(confidenceSpoofing(failed), null);
+  });
+
+  it('declines a still or another person at any threshold, and says which evidence decided', () => {
+    const still = scored(0.01, false, evidence({ faceChange: 0, still: true }));
+    const swapped = scored(0.01, false, evidence({ identityScore: 0.02, samePerson: false, still: true }));
+    assert.equal(analysisResolution([still], 1), 'DECLINED');
+    assert.equal(analysisResolution([swapped], 1), 'DECLINED');
+    assert.equal(analysisResolution([scored(0.01, false, evidence({}))], 0.5), 'SUCCESS');
+    assert.deepEqual(resultsData(still), {
+      confidence_spoofing: 1,
+      decided_by: 'still_image',
+      frames_confidence_spoofing: 0.01,
+      temporal: { frames_with_face: 16, face_change: 0, still: true, frames_compared: 3, identity_score: 0.97, same_person: true },
+    });
+    assert.equal(resultsData(swapped)!.decided_by, 'identity_change', 'another person is named before a still');
+    assert.equal(resultsData(scored(0.01, true, evidence({ samePerson: false })))!.decided_by, 'virtual_camera');
+    const badBestFrame = scored(0.01, false, evidence({ bestFrameSamePerson: false }));
+    assert.equal(resultsData(badBestFrame)!.decided_by, 'identity_change');
+    assert.equal((resultsData(badBestFrame)!.temporal as Record<string, unknown>).best_frame_same_person, false);
+    assert.deepEqual(resultsData(scored(0.123_456_789)), { confidence_spoofing: 0.123457, decided_by: 'frames', frames_confidence_spoofing: 0.123457 });
+    assert.equal(resultsData(failed), null);
   });
 
   it('gives the worst resolution in the published order, INITIAL without analyses', () => {

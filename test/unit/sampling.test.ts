@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { createRaster, type Raster } from '../../src/media/raster.js';
 import { alignmentTransform, embedderInput } from '../../src/face/embedder.js';
 import { invertAffine } from '../../src/face/geometry.js';
-import { resizeMapping, sampleToTensor, sampleView, viewMapping } from '../../src/face/sampling.js';
+import { reflectIndex, resizeMapping, sampleToTensor, sampleView, viewMapping } from '../../src/face/sampling.js';
 import type { EmbedderEntry, ModelInputSpec } from '../../src/models/manifest.js';
 
 function spec(width: number, height: number, channelOrder: ModelInputSpec['channelOrder'], mean = [0, 0, 0], std = [1, 1, 1]): ModelInputSpec {
@@ -61,6 +61,17 @@ describe('sampleToTensor', () => {
     assert.equal(sampleToTensor(raster, outside, spec(1, 1, 'RGB'), { fill: 127 })[0], 127);
     assert.equal(sampleToTensor(raster, outside, spec(1, 1, 'RGB'), { fill: 0 })[0], 0);
     assert.equal(sampleToTensor(raster, outside, spec(1, 1, 'RGB'), 'replicate')[0], 90);
+  });
+
+  it('mirrors the image about its edge pixels (BORDER_REFLECT_101), however far outside', () => {
+    assert.deepEqual([-3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7, 8].map((i) => reflectIndex(i, 4)), [3, 2, 1, 0, 1, 2, 3, 2, 1, 0, 1, 2]);
+    assert.equal(reflectIndex(-7, 1), 0);
+    // A 4-wide row 0, 10, 20, 30 read from x = −2 to 5: OpenCV pads it as 20, 10 | 0, 10, 20, 30 | 20, 10.
+    const row = gradient(4, 1);
+    const out = sampleToTensor(row, [1, 0, -2, 0, 1, 0], spec(8, 1, 'RGB'), 'reflect');
+    assert.deepEqual([...out.subarray(0, 8)], [20, 10, 0, 10, 20, 30, 20, 10]);
+    const rotated = sampleToTensor(row, [1, 1e-9, -2, 0, 1, 0], spec(8, 1, 'RGB'), 'reflect');
+    assert.deepEqual([...rotated.subarray(0, 8)].map(Math.round), [20, 10, 0, 10, 20, 30, 20, 10], 'the general warp reflects alike');
   });
 });
 
