@@ -29,7 +29,10 @@ export type FaceUse = 'embed' | 'antiSpoof';
 export type RelevantHeight = (found: readonly Detection[]) => number;
 
 export interface FacePipeline {
-  /** Every face found and confirmed, largest first, in full-resolution image coordinates. */
+  /**
+   * Every face found and confirmed that could matter to the caller (`relevantHeight`), largest first, in
+   * full-resolution image coordinates; confident faces are returned whatever their size.
+   */
   detect(image: FaceImage, relevantHeight: RelevantHeight): Promise<Detection[]>;
   locate(image: FaceImage, detection: Detection, uses: readonly FaceUse[]): Promise<LocatedFace>;
   /** The face's L2-normalised embedding. */
@@ -131,12 +134,17 @@ export function createFacePipeline(registry: ModelRegistry, options: PipelineOpt
     const faces: Detection[] = [];
     const candidates: Detection[] = [];
     let verifications = 0;
-    /** New candidates of a pass, less the faces already found; confident ones are faces, weak ones are checked. */
+    /**
+     * New candidates of a pass, less the faces already found; confident ones are faces, weak ones are checked, tallest
+     * first, but only while they could still matter to the caller: one shorter than the relevant height of the faces
+     * found so far changes nothing the caller makes of them, and its check would cost two more passes.
+     */
     const merge = async (found: Detection[]): Promise<void> => {
       const fresh = nonMaxSuppression(found, params.nmsIouThreshold).filter((c) => !faces.some((f) => sameFace(f.box, c.box, params.nmsIouThreshold)));
       candidates.push(...fresh);
       for (const candidate of fresh.sort((a, b) => boxHeight(b.box) - boxHeight(a.box))) {
         if (candidate.score >= params.confidentScore) faces.push(candidate);
+        else if (boxHeight(candidate.box) < relevantHeight(faces)) continue;
         else if (verifications++ < MAX_VERIFICATIONS && (await confirmed(image, candidate))) faces.push(candidate);
       }
     };

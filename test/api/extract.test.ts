@@ -86,6 +86,16 @@ describe('POST /v1/face/pattern/extract', () => {
     await extract('documents/passporteye_testdata/100_pass-cze.jpg');
   });
 
+  it('spends no verification pass on a weak candidate too small to change the answer', async () => {
+    // Ariel_Sharon_0001 holds, beside its subject, a weak candidate far under 0.7 of the subject's height: checking it
+    // cost two more detector passes before the detector asked whether it could matter.
+    let passes = 0;
+    const { biometry } = composeUseCases(service.config, service.registry, (stage) => void (stage === 'detector_pass' && passes++));
+    const { choice } = await biometry.findFaces(await readData('faces/lfw_color/Ariel_Sharon/Ariel_Sharon_0001.jpg'));
+    assert.equal(choice.kind, 'one');
+    assert.equal(passes, 1);
+  });
+
   it('handles grey PNGs, PNGs with alpha and EXIF-rotated JPEGs', async () => {
     const grey = await readData('faces/faceapi_bbt/amy/amy1.png');
     assert.equal((await sharp(grey).metadata()).channels, 1);
