@@ -1,7 +1,7 @@
 import { settingDocs } from '../src/config.js';
 
 /** The README's configuration table, one row per setting in the order src/config.ts declares them. */
-export function configTable(): string {
+function configTable(): string {
   const rows = settingDocs.map((s) => `| \`${s.env}\` | \`${s.defaultValue}\` | ${s.accepts} | ${s.description} |`);
   return ['| variable | default | accepts | meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
 }

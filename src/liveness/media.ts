@@ -7,6 +7,7 @@ import { type ArchiveLimits, readFrameArchive } from '../media/archive.js';
 import { looksLikeJsonObject, readCaptureObject } from '../media/capture.js';
 import { type DecodeLimits, imageMimeTypes, openImage, sniffImageFormat } from '../media/image.js';
 import { type FaceImage, rasterImage } from '../media/raster.js';
+import { spreadPositions } from '../media/sequence.js';
 import { decodeVideo, type VideoInfo, type VideoLimits } from '../media/video.js';
 import { ignoreStages, type StageObserver, timed, timedSync } from '../observability/stages.js';
 import { median } from '../statistics.js';
@@ -21,7 +22,6 @@ import {
   IDENTITY_MIN_FACE_HEIGHT,
   type IdentityRule,
   sameIdentity,
-  spreadPositions,
   STILL_FACE_CHANGE,
   type TemporalEvidence,
 } from './temporal.js';
