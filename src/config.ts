@@ -9,6 +9,12 @@ import { z } from 'zod';
  * Every setting of the service, read from the environment once at start; nothing else reads process.env. The table
  * below is the one declaration of each: its variable, the values it accepts, its default and what it means. `Config`
  * is derived from it, and the README's Configuration table is generated from it (`npm run docs:config`).
+ *
+ * A bound is named subject first: <SUBJECT>_MAX_<QUANTITY>, <SUBJECT>_MIN_<QUANTITY>, <SUBJECT>_TIMEOUT_MS
+ * (VIDEO_MAX_FRAMES, BODY_MIN_BYTES_PER_SECOND, QUEUE_TIMEOUT_MS), so that the bounds of one subject sort together.
+ * The MAX_<…> names that came before the rule keep their names: operators set them, and renaming would mean old
+ * names kept working beside the new and every ConfigMap, alert and document changed, for order alone
+ * (test/unit/config.test.ts lists them and refuses new ones).
  */
 
 /** One setting: its environment variable, how its text is parsed and bounded, its default and what it means. */

@@ -69,6 +69,26 @@ describe('the settings', () => {
     assert.deepEqual([...new Set(envs)], envs);
   });
 
+  it('name bounds subject first, but for the names that came before the rule', () => {
+    const earlier = [
+      'MAX_IMAGE_BYTES',
+      'MAX_IMAGE_PIXELS',
+      'MAX_DECODED_PIXELS',
+      'MAX_IMAGE_ASPECT_RATIO',
+      'MAX_JPEG_SCANS',
+      'MAX_REQUEST_BYTES',
+      'MAX_TEMPLATES_PER_REQUEST',
+      'MAX_IMAGES_PER_REQUEST',
+      'MAX_MEDIA_BYTES',
+      'MAX_RESPONSE_BYTES',
+      'MAX_CONCURRENT_REQUESTS',
+      'MAX_QUEUED_REQUESTS',
+      'MAX_INFLIGHT_BODY_BYTES',
+    ];
+    const leading = settingDocs.map((s) => s.env).filter((env) => /^(MAX|MIN)_/.test(env));
+    assert.deepEqual(leading, earlier);
+  });
+
   it('accept their own defaults', () => {
     const defaults = loadConfig({});
     for (const { key, env, defaultValue } of settingDocs) {
