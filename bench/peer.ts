@@ -18,7 +18,7 @@ import { peerImages } from './lib/peer-protocol.js';
 import { type RunInfo, runInfo, writeResults } from './lib/run-info.js';
 import { buildService, startServiceProcess } from './lib/service-process.js';
 import { waitIdle } from './lib/prometheus.js';
-import { median } from './lib/stats.js';
+import { median } from '../src/statistics.js';
 import { fixed, textTable } from './lib/table.js';
 
 interface Block {

@@ -14,7 +14,8 @@ import { rssMb, treeRssMb } from './lib/rss.js';
 import { type RunInfo, runInfo, writeResults } from './lib/run-info.js';
 import { buildService, startServiceProcess } from './lib/service-process.js';
 import { type SoakRequest, soakWorkload, weightedPicker } from './lib/soak-workload.js';
-import { type LatencySummary, median, summarise } from './lib/stats.js';
+import { median } from '../src/statistics.js';
+import { type LatencySummary, summarise } from './lib/stats.js';
 import { fixed, textTable } from './lib/table.js';
 
 export interface SoakSample {

@@ -13,7 +13,7 @@ import { type PhotoClass, type UserPhoto, userPhotos } from './lib/images.js';
 import { positiveNumber } from './lib/options.js';
 import { type RunInfo, runInfo, writeResults } from './lib/run-info.js';
 import { buildService, startServiceProcess } from './lib/service-process.js';
-import { median } from './lib/stats.js';
+import { median } from '../src/statistics.js';
 import { fixed, textTable } from './lib/table.js';
 
 export interface PhotoResult {

@@ -1,74 +1,88 @@
 import { existsSync } from 'node:fs';
-import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
+import { z } from 'zod';
 
 /**
- * Every setting of the service, read from the environment once at start. Nothing else reads process.env.
- * `settingDocs` is the table the README shows; a test keeps the two in step.
+ * Every setting of the service, read from the environment once at start; nothing else reads process.env. The table
+ * below is the one declaration of each: its variable, the values it accepts, its default and what it means. `Config`
+ * is derived from it, and the README's Configuration table is generated from it (`npm run docs:config`).
+ *
+ * A bound is named subject first: <SUBJECT>_MAX_<QUANTITY>, <SUBJECT>_MIN_<QUANTITY>, <SUBJECT>_TIMEOUT_MS
+ * (VIDEO_MAX_FRAMES, BODY_MIN_BYTES_PER_SECOND, QUEUE_TIMEOUT_MS), so that the bounds of one subject sort together.
+ * The MAX_<…> names that came before the rule keep their names: operators set them, and renaming would mean old
+ * names kept working beside the new and every ConfigMap, alert and document changed, for order alone
+ * (test/unit/config.test.ts lists them and refuses new ones).
  */
-export interface Config {
-  port: number;
-  host: string;
-  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  modelsDir: string;
-  onnxIntraOpThreads: number;
-  inferenceWorkers: number;
-  maxImageBytes: number;
-  maxImagePixels: number;
-  maxDecodedPixels: number;
-  maxImageAspectRatio: number;
-  maxJpegScans: number;
-  imageDecodeTimeoutMs: number;
-  faceChoice: 'dominant' | 'strict';
-  faceMinHeight: number;
-  faceComparableRatio: number;
-  mirroredEmbedding: boolean;
-  matchApproveThreshold: number;
-  matchDeclineThreshold: number;
-  maxRequestBytes: number;
-  maxTemplatesPerRequest: number;
-  maxImagesPerRequest: number;
-  livenessThreshold: number;
-  maxMediaBytes: number;
-  livenessMaxFrames: number;
-  videoMaxFrames: number;
-  videoMaxSeconds: number;
-  videoTimeoutMs: number;
-  videoMaxFramePixels: number;
-  archiveMaxEntries: number;
-  archiveMaxBytes: number;
-  videoMaxSourcePixels: number;
-  videoMaxMemoryBytes: number;
-  livenessMaxAnalyses: number;
-  livenessMaxPayloadBytes: number;
-  maxResponseBytes: number;
-  maxConcurrentRequests: number;
-  maxQueuedRequests: number;
-  maxInflightBodyBytes: number;
-  queueTimeoutMs: number;
-  bodyTimeoutMs: number;
-  bodyMinBytesPerSecond: number;
-  headersTimeoutMs: number;
-  keepAliveTimeoutMs: number;
-  shutdownDelayMs: number;
-  shutdownGraceMs: number;
-  templateKeys: string[];
-  ffmpegPath: string;
-}
 
-interface Setting<K extends keyof Config> {
-  key: K;
+/** One setting: its environment variable, how its text is parsed and bounded, its default and what it means. */
+interface Setting<T> {
   env: string;
-  meaning: string;
-  defaultValue: () => Config[K];
+  /** Parses the variable's text into the value; its messages say what is wrong with the text. */
+  schema: z.ZodType<T, string>;
+  /** The values accepted, as the README states them. */
+  accepts: string;
+  default: T | (() => T);
   /** How the README states a default that depends on the machine or the checkout. */
   documentedDefault?: string;
-  parse: (raw: string) => Config[K];
+  description: string;
 }
 
-class InvalidSetting extends Error {}
+type Kind<T> = Pick<Setting<T>, 'schema' | 'accepts'>;
+
+const setting = <T>(kind: Kind<T>, declaration: Omit<Setting<NoInfer<T>>, keyof Kind<T>>): Setting<T> => ({ ...kind, ...declaration });
+
+/** A number in min..max, written as text that `isWellFormed` accepts; `kind` names such text in messages. */
+function numberIn(kind: 'whole number' | 'number', isWellFormed: (raw: string) => boolean, min: number, max: number): Kind<number> {
+  const outside = (issue: { input?: unknown }): string => `${String(issue.input)} is outside ${min}..${max}`;
+  return {
+    schema: z
+      .string()
+      .trim()
+      .refine(isWellFormed, { error: (issue) => `"${String(issue.input)}" is not a ${kind}` })
+      .transform(Number)
+      .pipe(z.number().min(min, { error: outside }).max(max, { error: outside })),
+    accepts: `${kind}, ${min}..${max}`,
+  };
+}
+
+const wholeNumber = (min: number, max: number): Kind<number> => numberIn('whole number', (raw) => /^\d+$/.test(raw), min, max);
+
+const decimal = (min: number, max: number): Kind<number> => numberIn('number', (raw) => raw !== '' && Number.isFinite(Number(raw)), min, max);
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T): Kind<T[number]> {
+  return {
+    schema: z.enum(values, { error: (issue) => `"${String(issue.input)}" is not one of ${values.join(', ')}` }),
+    accepts: values.join(', '),
+  };
+}
+
+const trueOrFalse: Kind<boolean> = {
+  schema: z.enum(['true', 'false'], { error: (issue) => `"${String(issue.input)}" is not true or false` }).transform((raw) => raw === 'true'),
+  accepts: 'true, false',
+};
+
+const text = (accepts: string): Kind<string> => ({ schema: z.string().trim(), accepts });
+
+const directoryPath: Kind<string> = { schema: z.string().transform((raw) => path.resolve(raw)), accepts: 'a directory' };
+
+const existingFile: Kind<string> = {
+  schema: z
+    .string()
+    .transform((raw) => path.resolve(raw.trim()))
+    .refine((file) => existsSync(file), { error: (issue) => `${String(issue.input)} does not exist` }),
+  accepts: 'an existing file',
+};
+
+const signingKeys: Kind<string[]> = {
+  schema: z
+    .string()
+    .transform((raw) => raw.split(',').map((key) => key.trim()))
+    .refine((keys) => keys.every((key) => key.length >= 32), { error: 'every key needs at least 32 characters' }),
+  accepts: 'keys of 32+ characters, comma-separated',
+};
 
 /** The folder holding package.json, whether this file runs from src/ (tsx) or dist/src/ (compiled). */
 function findProjectRoot(): string {
@@ -83,396 +97,271 @@ function findProjectRoot(): string {
 
 export const projectRoot = findProjectRoot();
 
-function integer(min: number, max: number): (raw: string) => number {
-  return (raw) => {
-    if (!/^\d+$/.test(raw.trim())) throw new InvalidSetting(`"${raw}" is not a whole number`);
-    const value = Number(raw);
-    if (value < min || value > max) throw new InvalidSetting(`${value} is outside ${min}..${max}`);
-    return value;
-  };
-}
-
-function decimal(min: number, max: number): (raw: string) => number {
-  return (raw) => {
-    const value = Number(raw.trim());
-    if (raw.trim() === '' || !Number.isFinite(value)) throw new InvalidSetting(`"${raw}" is not a number`);
-    if (value < min || value > max) throw new InvalidSetting(`${value} is outside ${min}..${max}`);
-    return value;
-  };
-}
-
-function oneOf<T extends string>(values: readonly T[]): (raw: string) => T {
-  return (raw) => {
-    if (!(values as readonly string[]).includes(raw)) throw new InvalidSetting(`"${raw}" is not one of ${values.join(', ')}`);
-    return raw as T;
-  };
-}
-
-function boolean(raw: string): boolean {
-  if (raw === 'true') return true;
-  if (raw === 'false') return false;
-  throw new InvalidSetting(`"${raw}" is not true or false`);
-}
-
 const MB = 1024 * 1024;
 
 /** Where Debian's maintained ffmpeg package installs its binary (the container image installs it). */
 const DEBIAN_FFMPEG = '/usr/bin/ffmpeg';
 
-const settings: { [K in keyof Config]: Setting<K> } = {
-  port: { key: 'port', env: 'PORT', meaning: 'TCP port the HTTP server listens on', defaultValue: () => 8080, parse: integer(0, 65535) },
-  host: {
-    key: 'host',
-    env: 'HOST',
-    meaning: 'Address the HTTP server binds to',
-    defaultValue: () => '0.0.0.0',
-    parse: (raw) => raw.trim(),
-  },
-  logLevel: {
-    key: 'logLevel',
+const settings = {
+  port: setting(wholeNumber(0, 65535), { env: 'PORT', default: 8080, description: 'TCP port the HTTP server listens on' }),
+  host: setting(text('an address'), { env: 'HOST', default: '0.0.0.0', description: 'Address the HTTP server binds to' }),
+  logLevel: setting(oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), {
     env: 'LOG_LEVEL',
-    meaning: 'pino log level',
-    defaultValue: () => 'info',
-    parse: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
-  },
-  modelsDir: {
-    key: 'modelsDir',
+    default: 'info',
+    description: 'pino log level',
+  }),
+  modelsDir: setting(directoryPath, {
     env: 'MODELS_DIR',
-    meaning: 'Directory holding manifest.json and the ONNX files it lists',
-    defaultValue: () => path.join(projectRoot, 'models'),
+    default: () => path.join(projectRoot, 'models'),
     documentedDefault: 'models/ of the checkout',
-    parse: (raw) => path.resolve(raw),
-  },
-  onnxIntraOpThreads: {
-    key: 'onnxIntraOpThreads',
+    description: 'Directory holding manifest.json and the ONNX files it lists',
+  }),
+  onnxIntraOpThreads: setting(wholeNumber(1, 64), {
     env: 'ONNX_INTRA_OP_THREADS',
-    meaning: 'Threads one model run may use inside its worker (1: the workers, not the threads, share the cores)',
-    defaultValue: () => 1,
-    parse: integer(1, 64),
-  },
-  inferenceWorkers: {
-    key: 'inferenceWorkers',
+    default: 1,
+    description: 'Threads one model run may use inside its worker (1: the workers, not the threads, share the cores)',
+  }),
+  inferenceWorkers: setting(wholeNumber(1, 64), {
     env: 'INFERENCE_WORKERS',
-    meaning: 'Worker threads running the models, each with its own session of every model (the event loop never runs one)',
-    defaultValue: () => Math.max(1, Math.min(8, os.availableParallelism())),
+    default: () => Math.max(1, Math.min(8, os.availableParallelism())),
     documentedDefault: 'cores, at most 8',
-    parse: integer(1, 64),
-  },
-  maxImageBytes: {
-    key: 'maxImageBytes',
+    description: 'Worker threads running the models, each with its own session of every model (the event loop never runs one)',
+  }),
+  maxImageBytes: setting(wholeNumber(1024, 1024 * MB), {
     env: 'MAX_IMAGE_BYTES',
-    meaning: 'Largest image body or part accepted, in bytes (base64 text may be 4/3 of it)',
-    defaultValue: () => 10 * MB,
-    parse: integer(1024, 1024 * MB),
-  },
-  maxImagePixels: {
-    key: 'maxImagePixels',
+    default: 10 * MB,
+    description: 'Largest image body or part accepted, in bytes (base64 text may be 4/3 of it)',
+  }),
+  maxImagePixels: setting(wholeNumber(1, 1_000_000_000), {
     env: 'MAX_IMAGE_PIXELS',
-    meaning: 'Largest decoded image accepted, in pixels (width × height); larger images are refused before decoding',
-    defaultValue: () => 40_000_000,
-    parse: integer(1, 1_000_000_000),
-  },
-  maxDecodedPixels: {
-    key: 'maxDecodedPixels',
+    default: 40_000_000,
+    description: 'Largest decoded image accepted, in pixels (width × height); larger images are refused before decoding',
+  }),
+  maxDecodedPixels: setting(wholeNumber(1_000_000, 1_000_000_000), {
     env: 'MAX_DECODED_PIXELS',
-    meaning:
-      'No decoded view of an image holds more pixels than this (JPEGs are decoded at the scale each step needs; a PNG is decoded once, scaled down to this many pixels when larger); bounds the memory of a request',
-    defaultValue: () => 16_000_000,
-    parse: integer(1_000_000, 1_000_000_000),
-  },
-  maxImageAspectRatio: {
-    key: 'maxImageAspectRatio',
+    default: 16_000_000,
+    description: 'No decoded view of an image holds more pixels than this (JPEGs are decoded at the scale each step needs; a PNG is decoded once, scaled down to this many pixels when larger); bounds the memory of a request',
+  }),
+  maxImageAspectRatio: setting(decimal(1, 1_000_000), {
     env: 'MAX_IMAGE_ASPECT_RATIO',
-    meaning: 'Images more than this many times wider than tall, or taller than wide, are refused from their header (no photo of a face is; a 1×24,000,000 PNG costs seconds to decode)',
-    defaultValue: () => 20,
-    parse: decimal(1, 1_000_000),
-  },
-  maxJpegScans: {
-    key: 'maxJpegScans',
+    default: 20,
+    description: 'Images more than this many times wider than tall, or taller than wide, are refused from their header (no photo of a face is; a 1×24,000,000 PNG costs seconds to decode)',
+  }),
+  maxJpegScans: setting(wholeNumber(1, 100_000), {
     env: 'MAX_JPEG_SCANS',
-    meaning: 'JPEGs with more scans are refused before decoding (encoders write 1 for baseline and about 10 for progressive; each scan is a pass over the whole image)',
-    defaultValue: () => 100,
-    parse: integer(1, 100_000),
-  },
-  imageDecodeTimeoutMs: {
-    key: 'imageDecodeTimeoutMs',
+    default: 100,
+    description: 'JPEGs with more scans are refused before decoding (encoders write 1 for baseline and about 10 for progressive; each scan is a pass over the whole image)',
+  }),
+  imageDecodeTimeoutMs: setting(wholeNumber(1_000, 600_000), {
     env: 'IMAGE_DECODE_TIMEOUT_MS',
-    meaning: 'Wall-clock limit of one image decode, rounded up to whole seconds; past it the sample is refused as unreadable',
-    defaultValue: () => 5_000,
-    parse: integer(1_000, 600_000),
-  },
-  faceChoice: {
-    key: 'faceChoice',
+    default: 5_000,
+    description: 'Wall-clock limit of one image decode, rounded up to whole seconds; past it the sample is refused as unreadable',
+  }),
+  faceChoice: setting(oneOf(['dominant', 'strict'] as const), {
     env: 'FACE_CHOICE',
-    meaning:
-      'dominant: a sample is about its dominant face and only another face as prominent is "more than one person"; strict: any second face of FACE_MIN_HEIGHT or more is',
-    defaultValue: () => 'dominant',
-    parse: oneOf(['dominant', 'strict'] as const),
-  },
-  faceMinHeight: {
-    key: 'faceMinHeight',
+    default: 'dominant',
+    description: 'dominant: a sample is about its dominant face and only another face as prominent is "more than one person"; strict: any second face of FACE_MIN_HEIGHT or more is',
+  }),
+  faceMinHeight: setting(wholeNumber(1, 10_000), {
     env: 'FACE_MIN_HEIGHT',
-    meaning: 'Faces shorter than this many pixels are ignored (too small to describe)',
-    defaultValue: () => 20,
-    parse: integer(1, 10_000),
-  },
-  faceComparableRatio: {
-    key: 'faceComparableRatio',
+    default: 20,
+    description: 'Faces shorter than this many pixels are ignored (too small to describe)',
+  }),
+  faceComparableRatio: setting(decimal(0.05, 1), {
     env: 'FACE_COMPARABLE_RATIO',
-    meaning: 'In dominant face choice, a second framed face at least this share of the subject\'s height makes a sample show "more than one person"',
-    defaultValue: () => 0.7,
-    parse: decimal(0.05, 1),
-  },
-  mirroredEmbedding: {
-    key: 'mirroredEmbedding',
+    default: 0.7,
+    description: 'In dominant face choice, a second framed face at least this share of the subject\'s height makes a sample show "more than one person"',
+  }),
+  mirroredEmbedding: setting(trueOrFalse, {
     env: 'MIRRORED_EMBEDDING',
-    meaning: 'true: a template is the mean of the embeddings of the aligned face and its mirror image (twice the embedder\'s cost per face; measured in docs/accuracy.md)',
-    defaultValue: () => false,
-    parse: boolean,
-  },
-  matchApproveThreshold: {
-    key: 'matchApproveThreshold',
+    default: false,
+    description: 'true: a template is the mean of the embeddings of the aligned face and its mirror image (twice the embedder\'s cost per face; measured in docs/accuracy.md)',
+  }),
+  matchApproveThreshold: setting(decimal(0, 1), {
     env: 'MATCH_APPROVE_THRESHOLD',
-    meaning: 'Scores at or above this are "approved" (0.85: false-accept rate at most 1e-4 on LFW dev)',
-    defaultValue: () => 0.85,
-    parse: decimal(0, 1),
-  },
-  matchDeclineThreshold: {
-    key: 'matchDeclineThreshold',
+    default: 0.85,
+    description: 'Scores at or above this are "approved" (the default: false-accept rate at most 1e-4 on LFW dev)',
+  }),
+  matchDeclineThreshold: setting(decimal(0, 1), {
     env: 'MATCH_DECLINE_THRESHOLD',
-    meaning: 'Scores below this are "declined"; between the two thresholds "operator_required"',
-    defaultValue: () => 0.5,
-    parse: decimal(0, 1),
-  },
-  maxRequestBytes: {
-    key: 'maxRequestBytes',
+    default: 0.5,
+    description: 'Scores below this are "declined"; between the two thresholds "operator_required"',
+  }),
+  maxRequestBytes: setting(wholeNumber(1024, 4096 * MB), {
     env: 'MAX_REQUEST_BYTES',
-    meaning: 'Largest multipart request body, in bytes (10,000 base64 templates take about 28 MB)',
-    defaultValue: () => 64 * MB,
-    parse: integer(1024, 4096 * MB),
-  },
-  maxTemplatesPerRequest: {
-    key: 'maxTemplatesPerRequest',
+    default: 64 * MB,
+    description: 'Largest multipart request body, in bytes (10,000 base64 templates take about 28 MB)',
+  }),
+  maxTemplatesPerRequest: setting(wholeNumber(1, 1_000_000), {
     env: 'MAX_TEMPLATES_PER_REQUEST',
-    meaning: 'Most templates_n parts in one compare_n or verify_n request',
-    defaultValue: () => 20_000,
-    parse: integer(1, 1_000_000),
-  },
-  maxImagesPerRequest: {
-    key: 'maxImagesPerRequest',
+    default: 20_000,
+    description: 'Most templates_n parts in one compare_n or verify_n request',
+  }),
+  maxImagesPerRequest: setting(wholeNumber(1, 1000), {
     env: 'MAX_IMAGES_PER_REQUEST',
-    meaning: 'Most images in one request (samples_n of extract_and_compare_n, media of a liveness folder)',
-    defaultValue: () => 10,
-    parse: integer(1, 1000),
-  },
-  livenessThreshold: {
-    key: 'livenessThreshold',
+    default: 10,
+    description: 'Most images in one request (samples_n of extract_and_compare_n, media of a liveness folder)',
+  }),
+  livenessThreshold: setting(decimal(0, 1), {
     env: 'LIVENESS_THRESHOLD',
-    meaning: 'Default threshold_spoofing: a liveness score (attack probability) at or above it is an attack',
-    defaultValue: () => 0.5,
-    parse: decimal(0, 1),
-  },
-  maxMediaBytes: {
-    key: 'maxMediaBytes',
+    default: 0.5,
+    description: 'Default threshold_spoofing: a liveness score (attack probability) at or above it is an attack',
+  }),
+  maxMediaBytes: setting(wholeNumber(1024, 1024 * MB), {
     env: 'MAX_MEDIA_BYTES',
-    meaning: 'Largest media part of a liveness folder (image, video, archive, capture object), in bytes',
-    defaultValue: () => 10 * MB,
-    parse: integer(1024, 1024 * MB),
-  },
-  livenessMaxFrames: {
-    key: 'livenessMaxFrames',
+    default: 10 * MB,
+    description: 'Largest media part of a liveness folder (image, video, archive, capture object), in bytes',
+  }),
+  livenessMaxFrames: setting(wholeNumber(1, 1000), {
     env: 'LIVENESS_MAX_FRAMES',
-    meaning: 'Frames scored per frame archive or capture object (evenly spread when there are more)',
-    defaultValue: () => 16,
-    parse: integer(1, 1000),
-  },
-  videoMaxFrames: {
-    key: 'videoMaxFrames',
+    default: 16,
+    description: 'Frames scored per frame archive or capture object (evenly spread when there are more)',
+  }),
+  videoMaxFrames: setting(wholeNumber(1, 1000), {
     env: 'VIDEO_MAX_FRAMES',
-    meaning: 'Frames sampled per video, evenly over the clip',
-    defaultValue: () => 16,
-    parse: integer(1, 1000),
-  },
-  videoMaxSeconds: {
-    key: 'videoMaxSeconds',
+    default: 16,
+    description: 'Frames sampled per video, evenly over the clip',
+  }),
+  videoMaxSeconds: setting(wholeNumber(1, 3600), {
     env: 'VIDEO_MAX_SECONDS',
-    meaning: 'Only this many seconds from the start of a video are read',
-    defaultValue: () => 30,
-    parse: integer(1, 3600),
-  },
-  videoTimeoutMs: {
-    key: 'videoTimeoutMs',
+    default: 30,
+    description: 'Only this many seconds from the start of a video are read',
+  }),
+  videoTimeoutMs: setting(wholeNumber(100, 600_000), {
     env: 'VIDEO_TIMEOUT_MS',
-    meaning: 'Wall-clock limit of decoding one video; ffmpeg is killed past it and the media fails',
-    defaultValue: () => 15_000,
-    parse: integer(100, 600_000),
-  },
-  videoMaxFramePixels: {
-    key: 'videoMaxFramePixels',
+    default: 15_000,
+    description: 'Wall-clock limit of decoding one video; ffmpeg is killed past it and the media fails',
+  }),
+  videoMaxFramePixels: setting(wholeNumber(4096, 100_000_000), {
     env: 'VIDEO_MAX_FRAME_PIXELS',
-    meaning: 'Frames of videos, frame archives and capture objects larger than this many pixels are scaled down (aspect ratio kept) as they are decoded',
-    defaultValue: () => 1280 * 720,
-    parse: integer(4096, 100_000_000),
-  },
-  archiveMaxEntries: {
-    key: 'archiveMaxEntries',
+    default: 1280 * 720,
+    description: 'Frames of videos, frame archives and capture objects larger than this many pixels are scaled down (aspect ratio kept) as they are decoded',
+  }),
+  archiveMaxEntries: setting(wholeNumber(1, 1_000_000), {
     env: 'ARCHIVE_MAX_ENTRIES',
-    meaning: 'Most entries a frame archive (ZIP) may list',
-    defaultValue: () => 2000,
-    parse: integer(1, 1_000_000),
-  },
-  archiveMaxBytes: {
-    key: 'archiveMaxBytes',
+    default: 2000,
+    description: 'Most entries a frame archive (ZIP) may list',
+  }),
+  archiveMaxBytes: setting(wholeNumber(1024, 4096 * MB), {
     env: 'ARCHIVE_MAX_BYTES',
-    meaning: 'Most bytes the entries of a frame archive may inflate to, counted as they inflate',
-    defaultValue: () => 200 * MB,
-    parse: integer(1024, 4096 * MB),
-  },
-  videoMaxSourcePixels: {
-    key: 'videoMaxSourcePixels',
+    default: 200 * MB,
+    description: 'Most bytes the entries of a frame archive may inflate to, counted as they inflate',
+  }),
+  videoMaxSourcePixels: setting(wholeNumber(4096, 1_000_000_000), {
     env: 'VIDEO_MAX_SOURCE_PIXELS',
-    meaning:
-      'Videos whose frames are larger than this many pixels (as coded, before any scaling) are refused: from the probe, and by ffmpeg itself (-max_pixels) when a frame is larger than the container says',
-    defaultValue: () => 4096 * 4096,
-    parse: integer(4096, 1_000_000_000),
-  },
-  videoMaxMemoryBytes: {
-    key: 'videoMaxMemoryBytes',
+    default: 4096 * 4096,
+    description: 'Videos whose frames are larger than this many pixels (as coded, before any scaling) are refused: from the probe, and by ffmpeg itself (-max_pixels) when a frame is larger than the container says',
+  }),
+  videoMaxMemoryBytes: setting(wholeNumber(64 * MB, 64 * 1024 * MB), {
     env: 'VIDEO_MAX_MEMORY_BYTES',
-    meaning: 'Data memory (heap and anonymous mappings, RLIMIT_DATA) each ffmpeg process may allocate; past it the allocation fails and the media fails',
-    defaultValue: () => 256 * MB,
-    parse: integer(64 * MB, 64 * 1024 * MB),
-  },
-  livenessMaxAnalyses: {
-    key: 'livenessMaxAnalyses',
+    default: 256 * MB,
+    description: 'Data memory (heap and anonymous mappings, RLIMIT_DATA) each ffmpeg process may allocate; past it the allocation fails and the media fails',
+  }),
+  livenessMaxAnalyses: setting(wholeNumber(1, 10_000), {
     env: 'LIVENESS_MAX_ANALYSES',
-    meaning: 'Most analyses one liveness folder payload may ask for (each repeats the media and best shots in the answer)',
-    defaultValue: () => 16,
-    parse: integer(1, 10_000),
-  },
-  livenessMaxPayloadBytes: {
-    key: 'livenessMaxPayloadBytes',
+    default: 16,
+    description: 'Most analyses one liveness folder payload may ask for (each repeats the media and best shots in the answer)',
+  }),
+  livenessMaxPayloadBytes: setting(wholeNumber(1024, 64 * MB), {
     env: 'LIVENESS_MAX_PAYLOAD_BYTES',
-    meaning: 'Largest payload part of a liveness folder, in bytes (its metadata is echoed in the answer)',
-    defaultValue: () => 64 * 1024,
-    parse: integer(1024, 64 * MB),
-  },
-  maxResponseBytes: {
-    key: 'maxResponseBytes',
+    default: 64 * 1024,
+    description: 'Largest payload part of a liveness folder, in bytes (its metadata is echoed in the answer)',
+  }),
+  maxResponseBytes: setting(wholeNumber(64 * 1024, 400 * MB), {
     env: 'MAX_RESPONSE_BYTES',
-    meaning: 'Largest JSON answer, in bytes; a request whose answer would be larger (1:N results, folder best shots) is refused with 413',
-    defaultValue: () => 64 * MB,
-    parse: integer(64 * 1024, 400 * MB),
-  },
-  maxConcurrentRequests: {
-    key: 'maxConcurrentRequests',
+    default: 64 * MB,
+    description: 'Largest JSON answer, in bytes; a request whose answer would be larger (1:N results, folder best shots) is refused with 413',
+  }),
+  maxConcurrentRequests: setting(wholeNumber(1, 1024), {
     env: 'MAX_CONCURRENT_REQUESTS',
-    meaning:
-      'Requests doing inference at once (decoding, sampling and model runs overlap between them); a request takes a slot only once its body is in, and more wait in the queue',
-    defaultValue: () => Math.max(4, 3 * os.availableParallelism()),
+    default: () => Math.max(4, 3 * os.availableParallelism()),
     documentedDefault: '3 × cores, at least 4',
-    parse: integer(1, 1024),
-  },
-  maxQueuedRequests: {
-    key: 'maxQueuedRequests',
+    description: 'Requests doing inference at once (decoding, sampling and model runs overlap between them); a request takes a slot only once its body is in, and more wait in the queue',
+  }),
+  maxQueuedRequests: setting(wholeNumber(0, 100_000), {
     env: 'MAX_QUEUED_REQUESTS',
-    meaning:
-      'Requests that may wait (for body budget or for an inference slot) or be received while every slot is taken; past it the service answers 503 with Retry-After at once, before reading the body',
-    defaultValue: () => 32,
-    parse: integer(0, 100_000),
-  },
-  maxInflightBodyBytes: {
-    key: 'maxInflightBodyBytes',
+    default: 32,
+    description: 'Requests that may wait (for body budget or for an inference slot) or be received while every slot is taken; past it the service answers 503 with Retry-After at once, before reading the body',
+  }),
+  maxInflightBodyBytes: setting(wholeNumber(1024, 64 * 1024 * MB), {
     env: 'MAX_INFLIGHT_BODY_BYTES',
-    meaning:
-      'Most body bytes (by Content-Length; a chunked body counts as MAX_IMAGE_BYTES) of the requests being received or worked on at once; more wait in the queue, and a request alone always runs. Slow uploads hold this budget, never an inference slot',
-    defaultValue: () => 64 * MB,
-    parse: integer(1024, 64 * 1024 * MB),
-  },
-  queueTimeoutMs: {
-    key: 'queueTimeoutMs',
+    default: 64 * MB,
+    description: 'Most body bytes (by Content-Length; a chunked body counts as MAX_IMAGE_BYTES) of the requests being received or worked on at once; more wait in the queue, and a request alone always runs. Slow uploads hold this budget, never an inference slot',
+  }),
+  queueTimeoutMs: setting(wholeNumber(1, 600_000), {
     env: 'QUEUE_TIMEOUT_MS',
-    meaning: 'Longest a request waits for body budget, and again for an inference slot, before it is answered 503',
-    defaultValue: () => 10_000,
-    parse: integer(1, 600_000),
-  },
-  bodyTimeoutMs: {
-    key: 'bodyTimeoutMs',
+    default: 10_000,
+    description: 'Longest a request waits for body budget, and again for an inference slot, before it is answered 503',
+  }),
+  bodyTimeoutMs: setting(wholeNumber(100, 600_000), {
     env: 'BODY_TIMEOUT_MS',
-    meaning: 'A request body not received within this time of its admission is answered 408 and its connection closed',
-    defaultValue: () => 30_000,
-    parse: integer(100, 600_000),
-  },
-  bodyMinBytesPerSecond: {
-    key: 'bodyMinBytesPerSecond',
+    default: 30_000,
+    description: 'A request body not received within this time of its admission is answered 408 and its connection closed',
+  }),
+  bodyMinBytesPerSecond: setting(wholeNumber(0, 1024 * MB), {
     env: 'BODY_MIN_BYTES_PER_SECOND',
-    meaning:
-      'A request body whose average rate since its reading began falls below this, checked every second from the second second on, is answered 408 and its connection closed (0: no minimum)',
-    defaultValue: () => 1024,
-    parse: integer(0, 1024 * MB),
-  },
-  headersTimeoutMs: {
-    key: 'headersTimeoutMs',
+    default: 1024,
+    description: 'A request body whose average rate since its reading began falls below this, checked every second from the second second on, is answered 408 and its connection closed (0: no minimum)',
+  }),
+  headersTimeoutMs: setting(wholeNumber(100, 600_000), {
     env: 'HEADERS_TIMEOUT_MS',
-    meaning: 'A connection whose request headers are not complete this long after it opened (or after its previous answer) is answered 408 and closed',
-    defaultValue: () => 15_000,
-    parse: integer(100, 600_000),
-  },
-  keepAliveTimeoutMs: {
-    key: 'keepAliveTimeoutMs',
+    default: 15_000,
+    description: 'A connection whose request headers are not complete this long after it opened (or after its previous answer) is answered 408 and closed',
+  }),
+  keepAliveTimeoutMs: setting(wholeNumber(100, 600_000), {
     env: 'KEEP_ALIVE_TIMEOUT_MS',
-    meaning:
-      'Idle kept-alive connections: clients are told (Keep-Alive: timeout) to close them this long after their last answer; Node closes them a second later',
-    defaultValue: () => 5_000,
-    parse: integer(100, 600_000),
-  },
-  shutdownDelayMs: {
-    key: 'shutdownDelayMs',
+    default: 5_000,
+    description: 'Idle kept-alive connections: clients are told (Keep-Alive: timeout) to close them this long after their last answer; Node closes them a second later',
+  }),
+  shutdownDelayMs: setting(wholeNumber(0, 600_000), {
     env: 'SHUTDOWN_DELAY_MS',
-    meaning: 'After SIGTERM, health reports 3 but requests are still taken for this long, so load balancers stop sending',
-    defaultValue: () => 3_000,
-    parse: integer(0, 600_000),
-  },
-  shutdownGraceMs: {
-    key: 'shutdownGraceMs',
+    default: 3_000,
+    description: 'After SIGTERM, health reports 3 but requests are still taken for this long, so load balancers stop sending',
+  }),
+  shutdownGraceMs: setting(wholeNumber(0, 600_000), {
     env: 'SHUTDOWN_GRACE_MS',
-    meaning: 'After that, requests in flight get this long to finish before the process exits',
-    defaultValue: () => 25_000,
-    parse: integer(0, 600_000),
-  },
-  templateKeys: {
-    key: 'templateKeys',
+    default: 25_000,
+    description: 'After that, requests in flight get this long to finish before the process exits',
+  }),
+  templateKeys: setting(signingKeys, {
     env: 'TEMPLATE_KEYS',
-    meaning:
-      'Comma-separated HMAC keys (32+ characters each): templates are signed with the first; unsigned templates, or ones no key verifies, are refused',
-    defaultValue: () => [],
+    default: () => [],
     documentedDefault: 'none: templates are not signed',
-    parse: (raw) => {
-      const keys = raw.split(',').map((key) => key.trim());
-      if (keys.some((key) => key.length < 32)) throw new InvalidSetting('every key needs at least 32 characters');
-      return keys;
-    },
-  },
-  ffmpegPath: {
-    key: 'ffmpegPath',
+    description: 'Comma-separated HMAC keys (32+ characters each): templates are signed with the first; unsigned templates, or ones no key verifies, are refused',
+  }),
+  ffmpegPath: setting(existingFile, {
     env: 'FFMPEG_PATH',
-    meaning:
-      "The ffmpeg binary that decodes videos. Prefer a maintained build: the one @ffmpeg-installer/ffmpeg bundles dates from 2018 and gets no security fixes",
-    defaultValue: () => (existsSync(DEBIAN_FFMPEG) ? DEBIAN_FFMPEG : ffmpegInstaller.path),
+    default: () => (existsSync(DEBIAN_FFMPEG) ? DEBIAN_FFMPEG : ffmpegInstaller.path),
     documentedDefault: `${DEBIAN_FFMPEG} when installed (Debian's ffmpeg package), else the binary of @ffmpeg-installer/ffmpeg`,
-    parse: (raw) => {
-      const file = path.resolve(raw.trim());
-      if (!existsSync(file)) throw new InvalidSetting(`${file} does not exist`);
-      return file;
-    },
-  },
+    description: "The ffmpeg binary that decodes videos. Prefer a maintained build: the one @ffmpeg-installer/ffmpeg bundles dates from 2018 and gets no security fixes",
+  }),
 };
 
-export const settingDocs = (Object.values(settings) as Setting<keyof Config>[]).map((s) => ({
+type Settings = typeof settings;
+
+export type Config = { [K in keyof Settings]: Settings[K] extends Setting<infer T> ? T : never };
+
+const declared = Object.entries(settings) as [keyof Config, Setting<Config[keyof Config]>][];
+
+const defaultOf = <T>(s: Setting<T>): T => (typeof s.default === 'function' ? (s.default as () => T)() : s.default);
+
+/** The README's Configuration table, row by row. */
+export const settingDocs = declared.map(([key, s]) => ({
+  key,
   env: s.env,
-  meaning: s.meaning,
-  defaultValue: s.documentedDefault ?? String(s.defaultValue()),
+  defaultValue: s.documentedDefault ?? String(defaultOf(s)),
+  accepts: s.accepts,
+  description: s.description,
 }));
+
+/** The environment as the service reads it (a variable set to the empty string is unset), into the settings. */
+const environment = z
+  .object(Object.fromEntries(declared.map(([, s]) => [s.env, z.preprocess((raw) => (raw === '' ? undefined : raw), s.schema.optional())])))
+  .transform((values) => Object.fromEntries(declared.map(([key, s]) => [key, values[s.env] ?? defaultOf(s)])) as Config)
+  .refine((config) => config.matchDeclineThreshold <= config.matchApproveThreshold, {
+    path: [settings.matchDeclineThreshold.env],
+    error: `must not exceed ${settings.matchApproveThreshold.env}`,
+  });
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -480,25 +369,10 @@ export class ConfigError extends Error {
 
 /** Reads every setting; all problems are reported together. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const problems: string[] = [];
-  const values: Partial<Record<keyof Config, unknown>> = {};
-  for (const setting of Object.values(settings) as Setting<keyof Config>[]) {
-    const raw = env[setting.env];
-    if (raw === undefined || raw === '') {
-      values[setting.key] = setting.defaultValue();
-      continue;
-    }
-    try {
-      values[setting.key] = setting.parse(raw);
-    } catch (error) {
-      if (!(error instanceof InvalidSetting)) throw error;
-      problems.push(`${setting.env}: ${error.message}`);
-    }
+  const parsed = environment.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
   }
-  const thresholds = values as Partial<Config>;
-  if (problems.length === 0 && thresholds.matchDeclineThreshold! > thresholds.matchApproveThreshold!) {
-    problems.push('MATCH_DECLINE_THRESHOLD: must not exceed MATCH_APPROVE_THRESHOLD');
-  }
-  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
-  return values as Config;
+  return parsed.data;
 }

@@ -1,5 +1,9 @@
-/** Prints the README's configuration table from src/config.ts (a test keeps the two equal). */
-import { settingDocs } from '../src/config.js';
+/** Writes the README's configuration table from src/config.ts (test/unit/readme.test.ts keeps the two equal). */
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { projectRoot } from '../src/config.js';
+import { withConfigTable } from './config-docs.js';
 
-process.stdout.write('| variable | default | meaning |\n| --- | --- | --- |\n');
-for (const setting of settingDocs) process.stdout.write(`| \`${setting.env}\` | \`${setting.defaultValue}\` | ${setting.meaning} |\n`);
+const readmePath = path.join(projectRoot, 'README.md');
+await writeFile(readmePath, withConfigTable(await readFile(readmePath, 'utf8')));
+process.stdout.write(`wrote the configuration table of ${path.relative(process.cwd(), readmePath)}\n`);

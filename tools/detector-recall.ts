@@ -16,6 +16,7 @@ import { detectorFamily } from '../src/face/detector-families.js';
 import { nonMaxSuppression, placeRegion, toImageDetection } from '../src/face/detector.js';
 import { boxHeight } from '../src/face/geometry.js';
 import { sampleToTensor } from '../src/face/sampling.js';
+import { median } from '../src/statistics.js';
 
 const dataDir = process.argv[2] ?? path.resolve('..', 'shared', 'data');
 const PHOTOS = 'faces/lfw_color';
@@ -93,8 +94,7 @@ for (const share of SHARES) {
       if (candidates[match]!.score >= detector.params.confidentScore) confident++;
     }
   }
-  heights.sort((a, b) => a - b);
-  rows.push({ nominal: share * inputHeight, boxHeight: heights[heights.length >> 1] ?? 0, recall: found / faces, confident: confident / faces, faces });
+  rows.push({ nominal: share * inputHeight, boxHeight: heights.length > 0 ? median(heights) : 0, recall: found / faces, confident: confident / faces, faces });
 }
 await registry.release();
 

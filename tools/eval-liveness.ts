@@ -18,6 +18,7 @@ import path from 'node:path';
 import { type Config, loadConfig, projectRoot } from '../src/config.js';
 import { ServiceError } from '../src/errors.js';
 import { roundScore } from '../src/liveness/folder.js';
+import { quantileOfSorted } from '../src/statistics.js';
 import { composeUseCases, loadFaceModels } from '../src/compose.js';
 import { type GeneratedMedia, type GeneratedSet, generatedSets } from './eval/generated-media.js';
 import {
@@ -45,7 +46,6 @@ import {
   padDetCurve,
   padErrorRatesAt,
   padScoreSet,
-  quantile,
   type ScoreSet,
   wilsonInterval,
 } from './eval/metrics.js';
@@ -224,7 +224,7 @@ function summarise(set: ScoreSet): PadSummary {
     attacks,
     auc: areaUnderRoc(set),
     eer: equalErrorRate(set),
-    medianScore: { bonaFide: quantile(set.negatives, 0.5), attack: quantile(set.positives, 0.5) },
+    medianScore: { bonaFide: quantileOfSorted(set.negatives, 0.5), attack: quantileOfSorted(set.positives, 0.5) },
     atThreshold: {
       threshold: config.livenessThreshold,
       apcer: countedRate(Math.round(apcer * attacks), attacks),

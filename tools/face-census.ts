@@ -11,6 +11,7 @@ import { composeUseCases, loadFaceModels } from '../src/compose.js';
 import { loadConfig, projectRoot } from '../src/config.js';
 import type { Detection } from '../src/face/detector.js';
 import { boxHeight, iou } from '../src/face/geometry.js';
+import { quantile } from '../src/statistics.js';
 
 const [dataDir, ...folders] = process.argv.slice(2);
 if (!dataDir) throw new Error('usage: face-census <data dir> [folder ...]');
@@ -53,7 +54,6 @@ await registry.release();
 const usable = (s: Sample): Detection[] => s.faces.filter((f) => boxHeight(f.box) >= config.faceMinHeight);
 const sideMargin = (s: Sample, f: Detection): number => Math.min(f.box.x1, s.width - f.box.x2) / boxHeight(f.box);
 const endMargin = (s: Sample, f: Detection): number => Math.min(f.box.y1, s.height - f.box.y2) / boxHeight(f.box);
-const quantile = (values: number[], q: number): number => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))] ?? Number.NaN;
 const list = (title: string, files: readonly string[]): string[] => (files.length === 0 ? [] : ['', `${title}:`, '', ...files.map((f) => `- \`${f}\``)]);
 
 /** LFW photos are crops centred on their subject: the face nearest the centre is the subject, the others bystanders. */

@@ -19,6 +19,7 @@ import { boxHeight } from '../src/face/geometry.js';
 import { contextCrop, decodeLandmarks, landmarkInput } from '../src/face/landmarks.js';
 import { STILL_FACE_CHANGE } from '../src/liveness/temporal.js';
 import { rasterImage } from '../src/media/raster.js';
+import { median } from '../src/statistics.js';
 import { decodeVideo } from '../src/media/video.js';
 import { cutVideo, encodeFrames, type EncodeOptions, flatMotionFrames, stillVideo } from './eval/attack-media.js';
 import { DESIGN_ENCODINGS, DESIGN_PHOTOS, type GeneratedMedia, generatedSets } from './eval/generated-media.js';
@@ -109,10 +110,6 @@ interface Measured {
   planarity68?: number;
 }
 
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[sorted.length >> 1]!;
-};
 
 /** The largest face's five points (and 68 points when the manifest has a landmarker) in each sampled frame of a video. */
 async function landmarkTracks(bytes: Buffer): Promise<{ five: Point[][]; all: Point[][] } | undefined> {

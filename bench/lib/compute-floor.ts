@@ -2,7 +2,7 @@ import type { AppDeps } from '../../src/app.js';
 import type { ModelRegistry } from '../../src/models/registry.js';
 import { instrumentRegistry } from './instrumented-registry.js';
 import { parseMetricsText, type Scrape, type StageName, stageBreakdown, stages } from './prometheus.js';
-import { median } from './stats.js';
+import { median } from '../../src/statistics.js';
 import { type OpCost, timeAlone } from './timing.js';
 
 /** A request type, run in-process through the service's own composition (no HTTP). */

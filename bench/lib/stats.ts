@@ -1,3 +1,5 @@
+import { ascending, quantileOfSorted } from '../../src/statistics.js';
+
 /** Latency figures of one run, in milliseconds. */
 export interface LatencySummary {
   count: number;
@@ -8,25 +10,17 @@ export interface LatencySummary {
   max: number;
 }
 
-/** Nearest-rank percentile of an ascending array. */
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
 export function summarise(values: readonly number[]): LatencySummary {
-  const sorted = [...values].sort((a, b) => a - b);
+  const sorted = ascending(values);
   const mean = sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length);
   return {
     count: sorted.length,
     mean,
-    p50: percentile(sorted, 50),
-    p95: percentile(sorted, 95),
-    p99: percentile(sorted, 99),
+    p50: quantileOfSorted(sorted, 0.5),
+    p95: quantileOfSorted(sorted, 0.95),
+    p99: quantileOfSorted(sorted, 0.99),
     max: sorted.at(-1) ?? Number.NaN,
   };
 }
-
-export const median = (values: readonly number[]): number => percentile([...values].sort((a, b) => a - b), 50);
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,3 +1,5 @@
+import { median } from '../../src/statistics.js';
+
 export interface OpCost {
   /** Wall-clock time per operation, ms (median of the iterations). */
   wallMs: number;
@@ -17,6 +19,5 @@ export async function timeAlone(operation: () => unknown, iterations: number, wa
     walls.push(performance.now() - started);
   }
   const cpu = process.cpuUsage(cpuStart);
-  walls.sort((a, b) => a - b);
-  return { wallMs: walls[walls.length >> 1]!, cpuMs: (cpu.user + cpu.system) / 1000 / iterations, iterations };
+  return { wallMs: median(walls), cpuMs: (cpu.user + cpu.system) / 1000 / iterations, iterations };
 }

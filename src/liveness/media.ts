@@ -7,8 +7,10 @@ import { type ArchiveLimits, readFrameArchive } from '../media/archive.js';
 import { looksLikeJsonObject, readCaptureObject } from '../media/capture.js';
 import { type DecodeLimits, imageMimeTypes, openImage, sniffImageFormat } from '../media/image.js';
 import { type FaceImage, rasterImage } from '../media/raster.js';
+import { spreadPositions } from '../media/sequence.js';
 import { decodeVideo, type VideoInfo, type VideoLimits } from '../media/video.js';
 import { ignoreStages, type StageObserver, timed, timedSync } from '../observability/stages.js';
+import { median } from '../statistics.js';
 import { bestShotIndex, faceSharpness, frontality, type ShotQuality } from './quality.js';
 import {
   combinedScore,
@@ -20,7 +22,6 @@ import {
   IDENTITY_MIN_FACE_HEIGHT,
   type IdentityRule,
   sameIdentity,
-  spreadPositions,
   STILL_FACE_CHANGE,
   type TemporalEvidence,
 } from './temporal.js';
@@ -89,13 +90,6 @@ export function sniffMediaKind(bytes: Uint8Array): MediaKind {
 }
 
 const videoMimeTypes: Record<VideoInfo['container'], string> = { 'mp4/mov': 'video/mp4', 'matroska/webm': 'video/webm', avi: 'video/x-msvideo' };
-
-/** The median: per-media scores are robust to a few frames spoilt by blur or a detection slip. */
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
 
 /**
  * The frames of a media. Frames of archives and capture objects are decoded when loaded and dropped after use, so
@@ -285,6 +279,7 @@ export function createMediaAnalyser(deps: LivenessMediaDeps) {
         ...(await compareIdentities(source, faces, embedded, best, bestShot)),
       };
     }
+    // The median: a per-media score robust to a few frames spoilt by blur or a detection slip.
     const framesConfidenceSpoofing = median(faces.map((f) => f.confidenceSpoofing));
     return {
       ok: true,

@@ -106,13 +106,6 @@ export function faceChange(patches: readonly Float32Array[]): number | undefined
   return patchChange(meanPatch(patches.slice(0, half)), meanPatch(patches.slice(half)));
 }
 
-/** `count` frame positions spread over `length` frames, the first and last included (just the first when count is 1). */
-export function spreadPositions(length: number, count: number): number[] {
-  const positions = new Set<number>();
-  for (let i = 0; i < count && length > 0; i++) positions.add(Math.round((i * (length - 1)) / Math.max(1, count - 1)));
-  return [...positions];
-}
-
 const cosine = (a: Float32Array, b: Float32Array): number => {
   let dot = 0;
   for (let i = 0; i < a.length; i++) dot += a[i]! * b[i]!;

@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import { ServiceError } from '../errors.js';
+import { runFfmpeg } from './ffmpeg-process.js';
+import { serveFromMemory } from './memory-source.js';
 import type { Raster } from './raster.js';
 
 export interface VideoLimits {
@@ -80,7 +78,7 @@ export async function decodeVideo(
     const frames = await sampleFrames(ffmpegPath, source.url, info, limits, deadline);
     return { info, frames };
   } catch (error) {
-    if (cancel?.aborted) throw new ServiceError('client-closed');
+    cancel?.throwIfAborted();
     if (deadline.aborted) {
       throw new ServiceError('sample-unreadable', `the video could not be decoded within ${limits.timeoutMs / 1000} s`);
     }
@@ -126,7 +124,7 @@ async function probe(ffmpegPath: string, url: string, limits: VideoLimits, deadl
   let dump = '';
   let progress = '';
   const args = [...inputArgs(url, limits), '-loglevel', 'info', '-map', '0:v:0', '-c', 'copy', '-f', 'null', '-progress', 'pipe:1', '-'];
-  await runFfmpeg(ffmpegPath, args, limits, deadline, {
+  await runFfmpeg(ffmpegPath, args, limits.maxMemoryBytes, deadline, {
     onStdout: (chunk) => {
       progress = (progress + chunk.toString('latin1')).slice(-4096);
       return true;
@@ -234,7 +232,7 @@ async function sampleFrames(ffmpegPath: string, url: string, info: VideoInfo, li
   let pending = new Uint8Array(frameBytes);
   let filled = 0;
   let refused: ServiceError | undefined;
-  const run = await runFfmpeg(ffmpegPath, args, limits, deadline, {
+  const run = await runFfmpeg(ffmpegPath, args, limits.maxMemoryBytes, deadline, {
     onStdout: (chunk) => {
       for (let offset = 0; offset < chunk.length; ) {
         // More than maxFrames frames is ffmpeg misbehaving: stop reading rather than let it fill memory.
@@ -269,127 +267,4 @@ async function sampleFrames(ffmpegPath: string, url: string, info: VideoInfo, li
   // Frames without their logged time are not frames ffmpeg decoded from this input: the output cannot be trusted.
   if (times.length < rasters.length) throw new ServiceError('sample-unreadable', 'the decoder did not account for the frames it produced');
   return rasters.map((raster, i) => ({ raster, timeSeconds: times[i]! }));
-}
-
-interface FfmpegOutput {
-  /** Returns false to stop ffmpeg: nothing more is wanted. */
-  onStdout(chunk: Buffer): boolean;
-  onStderrLine(line: string): void;
-}
-
-interface FfmpegRun {
-  exitCode: number | null;
-  /** Stopped because onStdout asked to. */
-  stopped: boolean;
-}
-
-// Longer stderr lines are cut: only the dump's and showinfo's lines matter, and they are short.
-const STDERR_LINE_CAP = 4096;
-
-/**
- * Runs ffmpeg under RLIMIT_DATA of `maxMemoryBytes`, handing its stdout to `onStdout` until that returns false, and
- * its stderr line by line. ffmpeg leads a process group of its own, which is killed whole (a wrapper script's
- * children too) when ffmpeg is stopped or the deadline passes; on the deadline the promise rejects only once ffmpeg
- * has exited.
- */
-function runFfmpeg(ffmpegPath: string, args: string[], limits: Pick<VideoLimits, 'maxMemoryBytes'>, deadline: AbortSignal, output: FfmpegOutput): Promise<FfmpegRun> {
-  return new Promise((resolve, reject) => {
-    if (deadline.aborted) return reject(deadline.reason);
-    // The shell sets the limit and becomes ffmpeg (exec: same process, same group). RLIMIT_DATA rather than the
-    // address space (ulimit -v): Debian's ffmpeg maps 300 MB of shared libraries before it allocates anything.
-    const limited = ['-c', 'ulimit -d "$1" && shift && exec "$@"', 'ffmpeg', String(Math.floor(limits.maxMemoryBytes / 1024)), ffmpegPath, ...args];
-    // An empty environment: no proxy variable may route the loopback URL elsewhere, no FFREPORT may write a log file.
-    const child = spawn('/bin/sh', limited, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: {} });
-    let stopped = false;
-    let partialLine = '';
-    const exited = (): boolean => child.exitCode !== null || child.signalCode !== null;
-    const kill = (): void => {
-      if (child.pid === undefined || exited()) return;
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // The group is already gone.
-      }
-    };
-    const onDeadline = (): void => {
-      kill();
-      child.stdout.destroy();
-      child.stderr.destroy();
-      // 'exit' rather than 'close': a killed process may leave its pipes to no one, and we read nothing more.
-      if (exited()) reject(deadline.reason);
-      else child.once('exit', () => reject(deadline.reason));
-    };
-    deadline.addEventListener('abort', onDeadline, { once: true });
-    child.stdout.on('data', (chunk: Buffer) => {
-      if (stopped || output.onStdout(chunk)) return;
-      stopped = true;
-      child.stdout.destroy();
-      kill();
-    });
-    child.stderr.setEncoding('utf8').on('data', (text: string) => {
-      const lines = (partialLine + text).split(/\r?\n|\r/);
-      partialLine = lines.pop()!.slice(0, STDERR_LINE_CAP);
-      for (const line of lines) output.onStderrLine(line.slice(0, STDERR_LINE_CAP));
-    });
-    child.on('error', (error) => {
-      deadline.removeEventListener('abort', onDeadline);
-      reject(error);
-    });
-    child.on('close', (exitCode) => {
-      deadline.removeEventListener('abort', onDeadline);
-      if (partialLine) output.onStderrLine(partialLine);
-      if (deadline.aborted) return;
-      // The shell's own codes: ffmpeg could not be found or run, which is no fault of the video.
-      if (exitCode === 126 || exitCode === 127) {
-        reject(new Error(`ffmpeg could not be run (exit code ${exitCode}): check FFMPEG_PATH, and that VIDEO_MAX_MEMORY_BYTES leaves it room to load`));
-      } else resolve({ exitCode, stopped });
-    });
-  });
-}
-
-interface MemorySource {
-  url: string;
-  close(): Promise<void>;
-}
-
-/**
- * Serves `bytes` at an unguessable path of a loopback HTTP server on a free port, with Range requests (ffmpeg
- * seeks by reconnecting at an offset). Any other path or method is a 404.
- */
-async function serveFromMemory(bytes: Uint8Array): Promise<MemorySource> {
-  const path = `/${randomBytes(16).toString('hex')}`;
-  const server = createServer((request, response) => {
-    if (request.url !== path || (request.method !== 'GET' && request.method !== 'HEAD')) {
-      response.writeHead(404).end();
-      return;
-    }
-    const total = bytes.length;
-    const range = /^bytes=(\d+)-(\d*)$/.exec(request.headers.range ?? '');
-    const start = range ? Number(range[1]) : 0;
-    const end = range?.[2] ? Math.min(Number(range[2]), total - 1) : total - 1;
-    if (range && (start >= total || end < start)) {
-      response.writeHead(416, { 'Content-Range': `bytes */${total}` }).end();
-      return;
-    }
-    response.writeHead(range ? 206 : 200, {
-      'Content-Type': 'application/octet-stream',
-      'Content-Length': end - start + 1,
-      'Accept-Ranges': 'bytes',
-      ...(range ? { 'Content-Range': `bytes ${start}-${end}/${total}` } : {}),
-    });
-    response.end(request.method === 'HEAD' ? undefined : bytes.subarray(start, end + 1));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}${path}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
 }

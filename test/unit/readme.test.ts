@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { projectRoot, settingDocs } from '../../src/config.js';
 import { errorCatalogue } from '../../src/errors.js';
+import { withConfigTable } from '../../tools/config-docs.js';
 
 const readme = await readFile(path.join(projectRoot, 'README.md'), 'utf8');
 
@@ -22,13 +23,21 @@ function tableAfter(heading: string): string[][] {
 }
 
 describe('README', () => {
-  it('lists every setting with its default and meaning, as src/config.ts defines them', () => {
-    const documented = tableAfter('## Configuration').map(([env, defaultValue, meaning]) => ({
-      env: env!.replace(/`/g, ''),
-      defaultValue: defaultValue!.replace(/`/g, ''),
-      meaning,
-    }));
-    assert.deepEqual(documented, settingDocs);
+  it('lists every setting with its default, accepted values and meaning, as generated from src/config.ts', () => {
+    assert.equal(readme, withConfigTable(readme), 'the configuration table is out of date: run npm run docs:config');
+    assert.deepEqual(
+      tableAfter('## Configuration').map(([env]) => env!.replace(/`/g, '')),
+      settingDocs.map((s) => s.env),
+    );
+  });
+
+  it('states no value of a setting outside the configuration table, where it could go stale', () => {
+    const outsideTable = readme.slice(0, readme.indexOf('## Configuration')) + readme.slice(readme.indexOf('## Deployment'));
+    const restated = settingDocs.flatMap(({ env }) =>
+      // NAME=4, `NAME` (4 …), `NAME`, default 4, `NAME` pixels (20 …: a number close after the name, in its clause.
+      [...outsideTable.matchAll(new RegExp(String.raw`\b${env}(?:=[^\s\`]*\d|\`?(?!=)[^\`.;:|\n]{0,24}?\d)`, 'g'))].map((m) => m[0]),
+    );
+    assert.deepEqual(restated, [], 'name the setting and leave its value to the Configuration table or k8s/configmap.yaml');
   });
 
   it('lists every error code of the catalogue with its HTTP status', () => {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Point } from '../../src/face/geometry.js';
-import { combinedScore, faceChange, faceRegionPatch, patchChange, sameIdentity, spreadPositions, STILL_FACE_CHANGE, type TemporalEvidence } from '../../src/liveness/temporal.js';
+import { combinedScore, faceChange, faceRegionPatch, patchChange, sameIdentity, STILL_FACE_CHANGE, type TemporalEvidence } from '../../src/liveness/temporal.js';
+import { spreadPositions } from '../../src/media/sequence.js';
 import { createRaster, type ImageView, type Raster, wholeImage } from '../../src/media/raster.js';
 import { seededRandom } from '../../tools/eval/attack-media.js';
 

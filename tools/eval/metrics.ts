@@ -243,15 +243,6 @@ export function crossValidatedAccuracy(folds: readonly ScoreSet[]): CrossValidat
   return { folds: results, ...meanAndSd(results.map((r) => r.accuracy)) };
 }
 
-/** The q-quantile of ascending scores, by linear interpolation between the nearest ranks. */
-export function quantile(sorted: Float64Array, q: number): number {
-  if (sorted.length === 0) throw new RangeError('quantile of no scores');
-  const rank = Math.min(Math.max(q, 0), 1) * (sorted.length - 1);
-  const lower = Math.floor(rank);
-  const upper = Math.min(lower + 1, sorted.length - 1);
-  return sorted[lower]! + (rank - lower) * (sorted[upper]! - sorted[lower]!);
-}
-
 export interface FalseRejectOperatingPoint {
   targetFalseReject: number;
   /** The highest threshold whose false-reject rate is at most the target (+∞ when accepting nothing meets it). */
