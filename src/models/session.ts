@@ -42,7 +42,6 @@ export class ModelRuntimeLoadError extends Error {
   }
 }
 
-export const runtimeName = 'onnxruntime-node';
 export const runtimeVersion: string = (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
 
 /** How long a worker asked to stop may take to release its sessions before it is terminated. */

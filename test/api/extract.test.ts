@@ -27,7 +27,7 @@ describe('POST /v1/face/pattern/extract', () => {
   before(async () => {
     service = await startService();
     url = `${service.url}/v1/face/pattern/extract`;
-    const embedder = service.registry.pipeline.embedder;
+    const embedder = service.registry.roles.embedder;
     model = { embedderSha256: embedder.sha256, dimension: 512 };
   });
   after(() => service.close());
