@@ -14,7 +14,7 @@ import { faceModels } from './models/families.js';
 import type { EmbedderEntry } from './models/manifest.js';
 import { trackModelHealth } from './models/health.js';
 import { loadModels, type ModelRegistry } from './models/registry.js';
-import { runtimeVersion, type SessionOptions } from './models/session.js';
+import { type InferenceRuntime, runtimeVersion, type SessionOptions } from './models/session.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { ignoreStages, type StageObserver } from './observability/stages.js';
@@ -75,10 +75,11 @@ const MODEL_FAILURES_TO_UNHEALTHY = 3;
 
 /**
  * Loads, verifies (sha256, graph against its manifest entry, family contract) and warms the configured models: the
- * one way every entry point — server, tests, tools, benchmarks — gets them.
+ * one way every entry point — server, tests, tools, benchmarks — gets them. `runtime` runs them: onnxruntime unless a
+ * test fakes it (test/helpers/fake-models.ts).
  */
-export function loadFaceModels(config: Config, options: Partial<SessionOptions> = {}): Promise<ModelRegistry> {
-  return loadModels(config.modelsDir, { intraOpThreads: config.onnxIntraOpThreads, workers: config.inferenceWorkers, ...options });
+export function loadFaceModels(config: Config, options: Partial<SessionOptions> = {}, runtime?: InferenceRuntime): Promise<ModelRegistry> {
+  return loadModels(config.modelsDir, { intraOpThreads: config.onnxIntraOpThreads, workers: config.inferenceWorkers, ...options }, runtime);
 }
 
 export interface UseCases {

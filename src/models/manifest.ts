@@ -31,7 +31,7 @@ const manifestSchema = z
     const requireRole = (role: Role, id: string): void => {
       const model = byId.get(id);
       if (!model) ctx.addIssue({ code: 'custom', message: `pipeline.${role} names "${id}", which is not in models` });
-      else if (roleOf(model.family) !== role) ctx.addIssue({ code: 'custom', message: `pipeline.${role} "${id}" is a ${model.family}, not a ${role}` });
+      else if (roleOf(model.family) !== role) ctx.addIssue({ code: 'custom', message: `pipeline.${role} "${id}" is a ${model.family}, not a model of role ${role}` });
     };
     requireRole('detector', manifest.pipeline.detector);
     if (manifest.pipeline.landmarker !== undefined) requireRole('landmarker', manifest.pipeline.landmarker);
@@ -92,7 +92,7 @@ export async function readManifest(modelsDir: string): Promise<ModelManifest> {
 export function roleModels(manifest: ModelManifest): ModelRoles {
   const find = <R extends Role>(id: string, role: R): RoleEntry<R> => {
     const model = manifest.models.find((m) => m.id === id);
-    if (!model || roleOf(model.family) !== role) throw new ManifestError(`model "${id}" is not a ${role}`);
+    if (!model || roleOf(model.family) !== role) throw new ManifestError(`model "${id}" is not a model of role ${role}`);
     return model as RoleEntry<R>;
   };
   const { detector, landmarker, embedder, antiSpoof } = manifest.pipeline;

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { contractProblems } from './families.js';
 import { type ModelEntry, type ModelManifest, type ModelRoles, readManifest, roleModels } from './manifest.js';
-import { createInferencePool, type ModelSession, ModelRuntimeLoadError, type SessionOptions } from './session.js';
+import { createInferencePool, type InferencePool, type InferenceRuntime, type ModelSession, ModelRuntimeLoadError, type SessionOptions } from './session.js';
 
 export class ModelLoadError extends Error {
   override readonly name = 'ModelLoadError';
@@ -79,7 +79,7 @@ function checkGraph(entry: ModelEntry, session: ModelSession): void {
  * assigns a role, in every inference worker; any problem stops the start with a message naming the model and its
  * file. The only way to a registry: none is handed out unchecked.
  */
-export async function loadModels(modelsDir: string, options: SessionOptions): Promise<ModelRegistry> {
+export async function loadModels(modelsDir: string, options: SessionOptions, runtime: InferenceRuntime = createInferencePool): Promise<ModelRegistry> {
   const manifest = await readManifest(modelsDir);
   const roles = roleModels(manifest);
   const assigned = [roles.detector, roles.landmarker, roles.embedder, ...roles.antiSpoof];
@@ -87,9 +87,9 @@ export async function loadModels(modelsDir: string, options: SessionOptions): Pr
   const entries = manifest.models.filter((m) => used.has(m.id));
   const toLoad = [];
   for (const entry of entries) toLoad.push({ id: entry.id, bytes: await readVerified(modelsDir, entry) });
-  let pool: Awaited<ReturnType<typeof createInferencePool>>;
+  let pool: InferencePool;
   try {
-    pool = await createInferencePool(toLoad, options);
+    pool = await runtime(toLoad, options);
   } catch (error) {
     if (!(error instanceof ModelRuntimeLoadError)) throw error;
     const entry = entries.find((e) => e.id === error.modelId);

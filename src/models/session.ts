@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { ModelRuntimeError } from '../errors.js';
 import type { FloatTensor, FromWorker, LoadedModelInfo, ModelToLoad, ToWorker, ValueInfo } from './inference-protocol.js';
 
-export type { FloatTensor, ValueInfo } from './inference-protocol.js';
+export type { FloatTensor, ModelToLoad, ValueInfo } from './inference-protocol.js';
 
 export interface SessionOptions {
   /** Threads each session may use for one model run. */
@@ -30,6 +30,9 @@ export interface InferencePool {
   sessions: ReadonlyMap<string, ModelSession>;
   close(): Promise<void>;
 }
+
+/** What runs the models: onnxruntime in worker threads (createInferencePool), or a test's fake of it. */
+export type InferenceRuntime = (models: readonly ModelToLoad[], options: SessionOptions) => Promise<InferencePool>;
 
 /** A model the runtime cannot load, or whose warm-up run fails. */
 export class ModelRuntimeLoadError extends Error {
