@@ -1,7 +1,8 @@
 /**
  * The closed registry of model families: for each, the role it fills, the params its manifest entry takes, what its
  * graph must have beyond what the entry declares, and how it becomes the face pipeline's model of that role. A family
- * missing any of these does not compile; the manifest accepts exactly the families listed here.
+ * missing any of these does not compile (each row is made by `family`, which types its contract and factory against
+ * its params schema); the manifest accepts exactly the families listed here.
  */
 import { z } from 'zod';
 import { antiSpoofClassifier } from '../face/antispoof.js';

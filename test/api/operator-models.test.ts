@@ -106,7 +106,7 @@ for (const [example, antiSpoof] of [
   ['operator-models-facenox', ['facenox_minifasnetv2se_128']],
   ['operator-models-ensemble', ['minifasnet_v2', 'minifasnet_v1se', 'facenox_minifasnetv2se_128']],
 ] as const) {
-  describe(`operator models: ${example} (the facenox anti-spoof model fed as its MANIFEST.md entry says)`, () => {
+  describe(`operator models: ${example} (the facenox anti-spoof model fed as its MANIFEST.md entry says)`, needsData, () => {
     let root: string;
     let service: TestService;
     let detect: string;
