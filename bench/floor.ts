@@ -100,7 +100,7 @@ try {
     });
   }
   const { raster } = await (await openImage(images.selfie720.bytes, decodeLimits(config))).view(1);
-  const embedder = serviceRegistry.pipeline.embedder;
+  const embedder = serviceRegistry.roles.embedder;
   const probeTemplate = await deps.biometry.extract(images.lfw250.bytes);
   const pure = [
     ...(await samplingCosts(serviceRegistry, raster, 200)),

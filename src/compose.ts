@@ -5,16 +5,16 @@ import { type Biometry, createBiometry } from './biometry/biometry.js';
 import type { DecisionThresholds } from './biometry/score.js';
 import { type Config, projectRoot } from './config.js';
 import type { FaceChoicePolicy } from './face/choice.js';
-import { checkModelContracts } from './face/contracts.js';
 import { createFacePipeline, type FacePipeline } from './face/pipeline.js';
 import { createLiveness, type Liveness } from './liveness/liveness.js';
 import { createMediaAnalyser, type MediaAnalyser, type MediaLimits } from './liveness/media.js';
 import type { IdentityRule } from './liveness/temporal.js';
 import type { DecodeLimits } from './media/image.js';
+import { faceModels } from './models/families.js';
 import type { EmbedderEntry } from './models/manifest.js';
 import { trackModelHealth } from './models/health.js';
 import { loadModels, type ModelRegistry } from './models/registry.js';
-import { runtimeVersion, type SessionOptions } from './models/session.js';
+import { type InferenceRuntime, runtimeVersion, type SessionOptions } from './models/session.js';
 import type { Logger } from './observability/logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { ignoreStages, type StageObserver } from './observability/stages.js';
@@ -75,17 +75,11 @@ const MODEL_FAILURES_TO_UNHEALTHY = 3;
 
 /**
  * Loads, verifies (sha256, graph against its manifest entry, family contract) and warms the configured models: the
- * one way every entry point — server, tests, tools, benchmarks — gets them.
+ * one way every entry point — server, tests, tools, benchmarks — gets them. `runtime` runs them: onnxruntime unless a
+ * test fakes it (test/helpers/fake-models.ts).
  */
-export async function loadFaceModels(config: Config, options: Partial<SessionOptions> = {}): Promise<ModelRegistry> {
-  const registry = await loadModels(config.modelsDir, { intraOpThreads: config.onnxIntraOpThreads, workers: config.inferenceWorkers, ...options });
-  try {
-    checkModelContracts(registry);
-  } catch (error) {
-    await registry.release();
-    throw error;
-  }
-  return registry;
+export function loadFaceModels(config: Config, options: Partial<SessionOptions> = {}, runtime?: InferenceRuntime): Promise<ModelRegistry> {
+  return loadModels(config.modelsDir, { intraOpThreads: config.onnxIntraOpThreads, workers: config.inferenceWorkers, ...options }, runtime);
 }
 
 export interface UseCases {
@@ -97,8 +91,8 @@ export interface UseCases {
 
 /** The use cases of the API over loaded models, as the routes call them; tools measure through the same ones. */
 export function composeUseCases(config: Config, registry: ModelRegistry, observe: StageObserver = ignoreStages): UseCases {
-  const pipeline = createFacePipeline(registry, { mirroredEmbedding: config.mirroredEmbedding }, observe);
-  const { embedder } = registry.pipeline;
+  const pipeline = createFacePipeline(faceModels(registry.roles), registry, { mirroredEmbedding: config.mirroredEmbedding }, observe);
+  const { embedder } = registry.roles;
   const biometry = createBiometry({
     pipeline,
     observe,

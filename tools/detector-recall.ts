@@ -12,10 +12,10 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { loadFaceModels } from '../src/compose.js';
 import { loadConfig } from '../src/config.js';
-import { detectorFamily } from '../src/face/detector-families.js';
 import { nonMaxSuppression, placeRegion, toImageDetection } from '../src/face/detector.js';
 import { boxHeight } from '../src/face/geometry.js';
 import { sampleToTensor } from '../src/face/sampling.js';
+import { faceModels } from '../src/models/families.js';
 import { median } from '../src/statistics.js';
 
 const dataDir = process.argv[2] ?? path.resolve('..', 'shared', 'data');
@@ -26,8 +26,7 @@ const FACES_PER_SIZE = 150;
 
 const config = loadConfig();
 const registry = await loadFaceModels(config);
-const detector = registry.pipeline.detector;
-const family = detectorFamily(detector);
+const detector = faceModels(registry.roles).detector;
 const session = registry.session(detector.id);
 const [, , inputHeight, inputWidth] = detector.input.shape as [number, number, number, number];
 
@@ -38,12 +37,12 @@ const squares = await Promise.all(photos.map((file) => readFile(file)));
 
 async function pass(raster: { width: number; height: number; data: Uint8Array }) {
   const region = { x: 0, y: 0, width: raster.width, height: raster.height };
-  const placement = placeRegion(region, inputWidth, inputHeight, family.fit);
+  const placement = placeRegion(region, inputWidth, inputHeight, detector.fit);
   const input = sampleToTensor(raster, placement.mapping, detector.input, { fill: 127 });
   const outputs = await session.run({ [detector.input.name]: { data: input, dims: detector.input.shape } });
   const data = Object.fromEntries(Object.entries(outputs).map(([name, tensor]) => [name, tensor.data]));
   return nonMaxSuppression(
-    family.decode(data, detector.params.scoreThreshold).map((c) => toImageDetection(c, placement)),
+    detector.decode(data, detector.params.scoreThreshold).map((c) => toImageDetection(c, placement)),
     detector.params.nmsIouThreshold,
   );
 }
@@ -101,7 +100,7 @@ await registry.release();
 // The reliable height: the smallest box height from which every larger size was found whole.
 const reliableFrom = rows.findLastIndex((r) => r.recall < 1) + 1;
 const reliable = rows[reliableFrom];
-process.stdout.write(`detector ${detector.id} (${family.fit}, input ${inputWidth}×${inputHeight}), ${squares.length} photos\n`);
+process.stdout.write(`detector ${detector.id} (${detector.fit}, input ${inputWidth}×${inputHeight}), ${squares.length} photos\n`);
 process.stdout.write('| face at input (nominal px) | median box height (px) | recall | confident |\n| --- | --- | --- | --- |\n');
 for (const r of rows) {
   process.stdout.write(`| ${r.nominal.toFixed(1)} | ${r.boxHeight.toFixed(1)} | ${(100 * r.recall).toFixed(1)} % | ${(100 * r.confident).toFixed(1)} % |\n`);

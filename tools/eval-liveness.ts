@@ -297,7 +297,7 @@ if (options.generated) {
 await registry.release();
 
 const scored = sets.flatMap((s) => scoreSetOf(s) ?? []);
-const { detector, landmarker, antiSpoof } = registry.pipeline;
+const { detector, landmarker, antiSpoof } = registry.roles;
 const result: LivenessResult = {
   label: options.label,
   command: commandLine(options, config),

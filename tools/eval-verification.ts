@@ -153,7 +153,7 @@ const options = parseArguments(args);
 const config = loadConfig();
 const registry = await loadFaceModels(config);
 const { biometry } = composeUseCases(config, registry);
-const calibration: CalibrationAnchors = registry.pipeline.embedder.params.scoreCalibration;
+const calibration: CalibrationAnchors = registry.roles.embedder.params.scoreCalibration;
 const decisionThresholds: DecisionThresholds = { approve: config.matchApproveThreshold, decline: config.matchDeclineThreshold };
 
 type Extraction = { kind: 'embedded'; embedding: Float32Array } | { kind: 'failed'; reason: string };
@@ -404,7 +404,7 @@ const sets: EvaluatedSets = {
   ...(lfw && { official: lfw.official, extended: lfw.extended }),
   ...(pairsCsv && { pairsCsv: pairsCsv.combined }),
 };
-const { detector, landmarker, embedder } = registry.pipeline;
+const { detector, landmarker, embedder } = registry.roles;
 const result: VerificationResult = {
   label: options.label,
   command: commandLine(args),

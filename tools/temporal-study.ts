@@ -33,7 +33,7 @@ const started = performance.now();
 const config = loadConfig();
 const registry = await loadFaceModels(config);
 const { pipeline, analyser } = composeUseCases(config, registry);
-const { landmarker } = registry.pipeline;
+const { landmarker } = registry.roles;
 
 interface Group {
   name: string;
@@ -235,7 +235,7 @@ const result = {
   date: new Date().toISOString(),
   commit: gitCommit(),
   machine: machine(config.onnxIntraOpThreads),
-  models: { dir: path.relative(projectRoot, config.modelsDir) || 'models', detector: registry.pipeline.detector.id, landmarker: landmarker?.id ?? null },
+  models: { dir: path.relative(projectRoot, config.modelsDir) || 'models', detector: registry.roles.detector.id, landmarker: landmarker?.id ?? null },
   stillThreshold: STILL_FACE_CHANGE,
   durationSeconds: (performance.now() - started) / 1000,
   groups: measured.map(({ group, items }) => ({ name: group.name, kind: group.kind, chose: group.chose ?? null, items })),

@@ -4,11 +4,17 @@
  * are in stride units from the anchor centre (col·s, row·s); each cell holds `anchorsPerLocation` anchors at the same
  * centre. Decoding follows insightface's scrfd.py. The image is letterboxed into the input at the top left.
  */
-import type { ScrfdEntry } from '../models/manifest.js';
 import type { DetectorFamily, InputDetection } from './detector.js';
 import type { Point } from './geometry.js';
+import type { ModelInputSpec } from './sampling.js';
 
-export function scrfdFamily(model: ScrfdEntry): DetectorFamily {
+export interface ScrfdSpec {
+  input: ModelInputSpec;
+  outputs: readonly { name: string }[];
+  params: { strides: readonly number[]; anchorsPerLocation: number };
+}
+
+export function scrfdFamily(model: ScrfdSpec): DetectorFamily {
   const [, , height, width] = model.input.shape as [number, number, number, number];
   const { strides, anchorsPerLocation } = model.params;
   const names = model.outputs.map((o) => o.name);

@@ -4,10 +4,10 @@
  * as upstream's demo does with 4:3 webcam frames: a portrait photo stretched to 320×240 has faces 2.4 times too wide,
  * and one pass then finds every face only from 28 input pixels instead of 18 (tools/detector-recall.ts on mosaics).
  */
-import type { UltrafaceEntry } from '../models/manifest.js';
+import type { ModelInputSpec } from './sampling.js';
 import type { DetectorFamily, InputDetection } from './detector.js';
 
-export function ultrafaceFamily(model: UltrafaceEntry): DetectorFamily {
+export function ultrafaceFamily(model: { input: ModelInputSpec }): DetectorFamily {
   const [, , height, width] = model.input.shape as [number, number, number, number];
   return {
     fit: 'letterbox',

@@ -4,13 +4,13 @@
  * (cell + offset)·s and its size exp(log-size)·s; the five points are (cell + offset)·s. Decoding follows OpenCV's
  * face_detect.cpp. The image is letterboxed into the input.
  */
-import type { YunetEntry } from '../models/manifest.js';
 import type { DetectorFamily, InputDetection } from './detector.js';
 import type { Point } from './geometry.js';
+import type { ModelInputSpec } from './sampling.js';
 
 const clamp01 = (v: number): number => (v < 0 ? 0 : v > 1 ? 1 : v);
 
-export function yunetFamily(model: YunetEntry): DetectorFamily {
+export function yunetFamily(model: { input: ModelInputSpec; params: { strides: readonly number[] } }): DetectorFamily {
   const [, , height, width] = model.input.shape as [number, number, number, number];
   const grids = model.params.strides.map((stride) => ({ stride, cols: Math.floor(width / stride), rows: Math.floor(height / stride) }));
   return {

@@ -56,6 +56,28 @@ export function toImageDetection(candidate: InputDetection, placement: Placement
   };
 }
 
+/** How the pipeline searches an image with a detector (see src/face/pipeline.ts findFaces); the manifest sets them. */
+export interface DetectionParams {
+  /** Candidates below this score are discarded. */
+  scoreThreshold: number;
+  /** Candidates at or above this score are faces; those below must be found again in a verification window. */
+  confidentScore: number;
+  verificationScore: number;
+  /**
+   * Heights of the verification windows, in face heights: a weak candidate must be found again in each. A real face
+   * is found again at every scale; the false boxes of a detector (an animal's face, a texture) at one at most.
+   */
+  verificationContexts: readonly number[];
+  /** Margin of the canvas used when no confident face is found, as a share of the image size per side. */
+  paddingMargin: number;
+  nmsIouThreshold: number;
+  /**
+   * Height, in detector input pixels, down to which one pass finds every face (measured with
+   * tools/detector-recall.ts): the service searches tiles only where smaller faces could matter.
+   */
+  reliableFaceHeight: number;
+}
+
 /** What a detector family knows: how its input is filled, and how its outputs become candidates. */
 export interface DetectorFamily {
   fit: Fit;

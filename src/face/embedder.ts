@@ -1,10 +1,18 @@
-import type { EmbedderEntry } from '../models/manifest.js';
 import type { ImageView, Rect } from '../media/raster.js';
 import { type Affine, applyAffine, invertAffine, type Point, similarityTransform } from './geometry.js';
-import { sampleView } from './sampling.js';
+import type { EmbedderModel } from './roles.js';
+import { type ModelInputSpec, sampleView } from './sampling.js';
+
+/** An ArcFace-style embedder: a face aligned by a similarity transform of five points onto `alignmentTemplate`. */
+export interface ArcfaceSpec {
+  id: string;
+  input: ModelInputSpec;
+  outputs: readonly { name: string }[];
+  params: { alignmentTemplate: readonly Point[] };
+}
 
 /** The transform taking the image onto the embedder's aligned face (five points onto its template). */
-export function alignmentTransform(fivePoints: readonly Point[], model: EmbedderEntry): Affine {
+export function alignmentTransform(fivePoints: readonly Point[], model: Pick<ArcfaceSpec, 'params'>): Affine {
   return similarityTransform(fivePoints, model.params.alignmentTemplate);
 }
 
@@ -12,7 +20,7 @@ export function alignmentTransform(fivePoints: readonly Point[], model: Embedder
  * The aligned face crop as the embedder's input: inverse-mapped bilinear warp, black outside the image; `mirrored`
  * flips it left to right (the mirror image of the aligned face).
  */
-export function embedderInput(view: ImageView, imageToAligned: Affine, model: EmbedderEntry, mirrored = false): Float32Array {
+export function embedderInput(view: ImageView, imageToAligned: Affine, model: Pick<ArcfaceSpec, 'input'>, mirrored = false): Float32Array {
   const [a, b, c, d, e, f] = invertAffine(imageToAligned);
   const flip = model.input.shape[3]! - 1;
   const alignedToImage: Affine = mirrored ? [-a, b, a * flip + c, -d, e, d * flip + f] : [a, b, c, d, e, f];
@@ -20,7 +28,7 @@ export function embedderInput(view: ImageView, imageToAligned: Affine, model: Em
 }
 
 /** The part of the image the aligned face is sampled from: the bounding box of the input's corners, one pixel wider. */
-export function alignedFootprint(imageToAligned: Affine, model: EmbedderEntry): Rect {
+export function alignedFootprint(imageToAligned: Affine, model: Pick<ArcfaceSpec, 'input'>): Rect {
   const [, , height, width] = model.input.shape as [number, number, number, number];
   const toImage = invertAffine(imageToAligned);
   const corners = [applyAffine(toImage, [0, 0]), applyAffine(toImage, [width, 0]), applyAffine(toImage, [0, height]), applyAffine(toImage, [width, height])];
@@ -39,4 +47,16 @@ export function l2Normalise(vector: Float32Array): Float32Array {
   const out = new Float32Array(vector.length);
   for (let i = 0; i < vector.length; i++) out[i] = vector[i]! / norm;
   return out;
+}
+
+export function arcfaceEmbedder(model: ArcfaceSpec): EmbedderModel {
+  const output = model.outputs[0]!.name;
+  return {
+    id: model.id,
+    input: model.input,
+    alignment: (fivePoints) => alignmentTransform(fivePoints, model),
+    footprint: (imageToAligned) => alignedFootprint(imageToAligned, model),
+    tensor: (view, imageToAligned, mirrored) => embedderInput(view, imageToAligned, model, mirrored),
+    embedding: (outputs) => outputs[output]!,
+  };
 }

@@ -1,7 +1,7 @@
-import type { LandmarkerEntry } from '../models/manifest.js';
 import type { ImageView, Rect } from '../media/raster.js';
 import { type Box, boxHeight, boxWidth, type Point } from './geometry.js';
-import { resizeMapping, sampleView } from './sampling.js';
+import type { LandmarkerModel } from './roles.js';
+import { type ModelInputSpec, resizeMapping, sampleView } from './sampling.js';
 
 /**
  * The face box the landmark and anti-spoof models were fed upstream: a square as tall as the detection, centred on
@@ -56,7 +56,7 @@ export function contextCrop(box: Box, scale: number, imageWidth: number, imageHe
   return { x: x1, y: y1, width: x2 - x1, height: y2 - y1 };
 }
 
-export function landmarkInput(view: ImageView, crop: Rect, model: LandmarkerEntry): Float32Array {
+export function landmarkInput(view: ImageView, crop: Rect, model: { input: ModelInputSpec }): Float32Array {
   const [, , height, width] = model.input.shape as [number, number, number, number];
   return sampleView(view, resizeMapping(crop, width, height), model.input, 'replicate');
 }
@@ -94,4 +94,16 @@ export function fivePointsFrom68(points: readonly Point[]): Point[] {
     mean(points, [48, 60]),
     mean(points, [54, 64]),
   ];
+}
+
+/** A 68-point landmarker: (x, y) fractions of its crop, the face box enlarged `cropScale` times. */
+export function landmarker68(model: { id: string; input: ModelInputSpec; outputs: readonly { name: string }[]; params: { cropScale: number } }): LandmarkerModel {
+  const output = model.outputs[0]!.name;
+  return {
+    id: model.id,
+    input: model.input,
+    crop: (faceBox, imageWidth, imageHeight) => contextCrop(faceBox, model.params.cropScale, imageWidth, imageHeight),
+    tensor: (view, crop) => landmarkInput(view, crop, model),
+    fivePoints: (outputs, crop) => fivePointsFrom68(decodeLandmarks(outputs[output]!, crop)),
+  };
 }

@@ -1,12 +1,11 @@
-import { antiSpoofCrop, antiSpoofInput, attackProbability, ensembleAttackProbability } from './antispoof.js';
+import { ensembleAttackProbability } from './antispoof.js';
 import { clipToImage, type FaceImage, type ImageView, type Rect, wholeImage } from '../media/raster.js';
 import { ignoreStages, type Stage, type StageObserver, timed } from '../observability/stages.js';
-import type { ModelRegistry } from '../models/registry.js';
 import { type Detection, inputScale, nonMaxSuppression, paddedRegion, placeRegion, sameFace, tileGrid, toImageDetection, verificationRegion } from './detector.js';
-import { detectorFamily } from './detector-families.js';
-import { alignedFootprint, alignmentTransform, embedderInput, l2Normalise } from './embedder.js';
+import { l2Normalise } from './embedder.js';
 import { type Box, boxHeight, iou, type Point } from './geometry.js';
-import { contextCrop, decodeLandmarks, fivePointsFrom68, landmarkInput, squareFaceBox } from './landmarks.js';
+import { squareFaceBox } from './landmarks.js';
+import type { FaceModels, ModelOutputs, ModelRunner, RoleModel } from './roles.js';
 import { type Border, sampleView } from './sampling.js';
 
 export interface LocatedFace {
@@ -78,37 +77,41 @@ const enlarged = (box: Box, factor: number): Rect => {
   return { x: (box.x1 + box.x2 - width) / 2, y: (box.y1 + box.y2 - height) / 2, width, height };
 };
 
-export interface PipelineOptions {
+export interface FacePipelineOptions {
   /** Embed the aligned face and its mirror image and average the two (test-time augmentation): twice the embedder's cost. */
   mirroredEmbedding: boolean;
 }
 
-export function createFacePipeline(registry: ModelRegistry, options: PipelineOptions, observe: StageObserver = ignoreStages): FacePipeline {
-  const { detector, landmarker, embedder, antiSpoof } = registry.pipeline;
-  const detectorSession = registry.session(detector.id);
-  const embedderSession = registry.session(embedder.id);
-  const family = detectorFamily(detector);
-
+/** The face pipeline over the model of each role; `runner` runs them by id (the loaded registry, or a fake of it). */
+export function createFacePipeline(
+  { detector, landmarker, embedder, antiSpoof }: FaceModels,
+  runner: ModelRunner,
+  options: FacePipelineOptions,
+  observe: StageObserver = ignoreStages,
+): FacePipeline {
   const timedStage = <T>(stage: Stage, work: () => Promise<T>): Promise<T> => timed(observe, stage, work);
 
+  const run = async (model: RoleModel, input: Float32Array): Promise<ModelOutputs> => {
+    const outputs = await runner.session(model.id).run({ [model.input.name]: { data: input, dims: model.input.shape } });
+    return Object.fromEntries(Object.entries(outputs).map(([name, tensor]) => [name, tensor.data]));
+  };
+
   const [, , inputHeight, inputWidth] = detector.input.shape as [number, number, number, number];
-  const params = detector.params;
+  const { fit, params } = detector;
   const embedderHeight = embedder.input.shape[2]!;
 
   /** The view a pass over `region` samples from: the image at VIEW_DENSITY times the input's density, at most whole. */
   const viewFor = (image: FaceImage, region: Rect, area?: Rect): Promise<ImageView> =>
-    image.view(Math.min(1, VIEW_DENSITY * inputScale(region, inputWidth, inputHeight, family.fit)), area);
+    image.view(Math.min(1, VIEW_DENSITY * inputScale(region, inputWidth, inputHeight, fit)), area);
 
   /** Faces at least this tall (image pixels) are found by one pass over `region` (measured: tools/detector-recall.ts). */
-  const reliableHeight = (region: Rect): number => params.reliableFaceHeight / placeRegion(region, inputWidth, inputHeight, family.fit).scaleY;
+  const reliableHeight = (region: Rect): number => params.reliableFaceHeight / placeRegion(region, inputWidth, inputHeight, fit).scaleY;
 
   const detectIn = (view: ImageView, region: Rect, border: Border, threshold = params.scoreThreshold): Promise<Detection[]> =>
     timedStage('detector_pass', async () => {
-      const placement = placeRegion(region, inputWidth, inputHeight, family.fit);
-      const input = sampleView(view, placement.mapping, detector.input, border);
-      const outputs = await detectorSession.run({ [detector.input.name]: { data: input, dims: detector.input.shape } });
-      const data = Object.fromEntries(Object.entries(outputs).map(([name, tensor]) => [name, tensor.data]));
-      return family.decode(data, threshold).map((candidate) => toImageDetection(candidate, placement));
+      const placement = placeRegion(region, inputWidth, inputHeight, fit);
+      const outputs = await run(detector, sampleView(view, placement.mapping, detector.input, border));
+      return detector.decode(outputs, threshold).map((candidate) => toImageDetection(candidate, placement));
     });
 
   /** A weak candidate is a face when the detector finds it again in every verification window around it. */
@@ -154,7 +157,7 @@ export function createFacePipeline(registry: ModelRegistry, options: PipelineOpt
     const wholeReliable = reliableHeight(whole);
     const wanted = relevantHeight(faces);
     if (wanted < wholeReliable) {
-      const grid = tileGrid(image, { inputWidth, inputHeight, fit: family.fit, reliableFaceHeight: params.reliableFaceHeight }, wanted, wholeReliable, MAX_TILES);
+      const grid = tileGrid(image, { inputWidth, inputHeight, fit: fit, reliableFaceHeight: params.reliableFaceHeight }, wanted, wholeReliable, MAX_TILES);
       if (grid) {
         const tileView = await viewFor(image, grid.regions[0]!);
         const found = (await Promise.all(grid.regions.map((region) => detectIn(tileView, region, 'replicate')))).flat();
@@ -171,7 +174,7 @@ export function createFacePipeline(registry: ModelRegistry, options: PipelineOpt
   function faceArea(image: FaceImage, detection: Detection, faceBox: Box, uses: readonly FaceUse[]): { area: Rect; scale: number } {
     const needs: { rect: Rect; scale: number }[] = [];
     if (landmarker) {
-      const crop = contextCrop(faceBox, landmarker.params.cropScale, image.width, image.height);
+      const crop = landmarker.crop(faceBox, image.width, image.height);
       needs.push({ rect: crop, scale: (VIEW_DENSITY * landmarker.input.shape[2]!) / crop.height });
     }
     if (uses.includes('embed')) {
@@ -179,7 +182,7 @@ export function createFacePipeline(registry: ModelRegistry, options: PipelineOpt
     }
     if (uses.includes('antiSpoof')) {
       for (const model of antiSpoof) {
-        const { crop } = antiSpoofCrop({ detection, faceBox }, model, image.width, image.height);
+        const { crop } = model.crop({ detection, faceBox }, image.width, image.height);
         needs.push({ rect: crop, scale: (VIEW_DENSITY * model.input.shape[2]!) / crop.height });
       }
     }
@@ -201,11 +204,8 @@ export function createFacePipeline(registry: ModelRegistry, options: PipelineOpt
       if (!detection.keypoints) throw new Error(`detector ${detector.id} gave no landmarks and no landmarker is configured`);
       return detection.keypoints;
     }
-    const crop = contextCrop(faceBox, landmarker.params.cropScale, image.width, image.height);
-    const outputs = await registry.session(landmarker.id).run({
-      [landmarker.input.name]: { data: landmarkInput(view, crop, landmarker), dims: landmarker.input.shape },
-    });
-    return fivePointsFrom68(decodeLandmarks(outputs[landmarker.outputs[0]!.name]!.data, crop));
+    const crop = landmarker.crop(faceBox, image.width, image.height);
+    return landmarker.fivePoints(await run(landmarker, landmarker.tensor(view, crop)), crop);
   }
 
   return {
@@ -221,13 +221,10 @@ export function createFacePipeline(registry: ModelRegistry, options: PipelineOpt
 
     embed: (image, face) =>
       timedStage('embed', async () => {
-        const transform = alignmentTransform(face.fivePoints, embedder);
-        const view = await viewHolding(image, face, alignedFootprint(transform, embedder));
-        const embedding = async (mirrored: boolean): Promise<Float32Array> => {
-          const input = embedderInput(view, transform, embedder, mirrored);
-          const outputs = await embedderSession.run({ [embedder.input.name]: { data: input, dims: embedder.input.shape } });
-          return l2Normalise(outputs[embedder.outputs[0]!.name]!.data);
-        };
+        const transform = embedder.alignment(face.fivePoints);
+        const view = await viewHolding(image, face, embedder.footprint(transform));
+        const embedding = async (mirrored: boolean): Promise<Float32Array> =>
+          l2Normalise(embedder.embedding(await run(embedder, embedder.tensor(view, transform, mirrored))));
         if (!options.mirroredEmbedding) return embedding(false);
         const [straight, mirror] = await Promise.all([embedding(false), embedding(true)]);
         return l2Normalise(straight.map((value, i) => value + mirror[i]!));
@@ -237,12 +234,9 @@ export function createFacePipeline(registry: ModelRegistry, options: PipelineOpt
       timedStage('liveness', async () => {
         const probabilities = await Promise.all(
           antiSpoof.map(async (model) => {
-            const region = antiSpoofCrop(face, model, image.width, image.height);
+            const region = model.crop(face, image.width, image.height);
             const view = await viewHolding(image, face, region.crop);
-            const outputs = await registry.session(model.id).run({
-              [model.input.name]: { data: antiSpoofInput(view, region, model), dims: model.input.shape },
-            });
-            return attackProbability(outputs[model.outputs[0]!.name]!.data, model);
+            return model.attackProbability(await run(model, model.tensor(view, region)));
           }),
         );
         return ensembleAttackProbability(probabilities);

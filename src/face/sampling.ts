@@ -1,6 +1,18 @@
-import type { ModelInputSpec } from '../models/manifest.js';
 import type { ImageView, Raster, Rect } from '../media/raster.js';
 import type { Affine } from './geometry.js';
+
+/**
+ * How a model takes its input, as its manifest entry declares it: an NCHW float tensor of `shape` named `name`,
+ * channels in `channelOrder`, each value (pixel − mean) / std (one value, or one per channel).
+ */
+export interface ModelInputSpec {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly layout: 'NCHW';
+  readonly channelOrder: 'RGB' | 'BGR' | 'GRAY';
+  readonly mean: readonly number[];
+  readonly std: readonly number[];
+}
 
 /**
  * What samples outside the source read: the nearest edge pixel; the image mirrored about its edge pixels (OpenCV's

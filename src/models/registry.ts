@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type ModelEntry, type ModelManifest, pipelineModels, type PipelineModels, readManifest } from './manifest.js';
-import { createInferencePool, type ModelSession, ModelRuntimeLoadError, type SessionOptions } from './session.js';
+import { contractProblems } from './families.js';
+import { type ModelEntry, type ModelManifest, type ModelRoles, readManifest, roleModels } from './manifest.js';
+import { createInferencePool, type InferencePool, type InferenceRuntime, type ModelSession, ModelRuntimeLoadError, type SessionOptions } from './session.js';
 
 export class ModelLoadError extends Error {
   override readonly name = 'ModelLoadError';
@@ -17,7 +18,7 @@ export interface LoadedModel {
 
 export interface ModelRegistry {
   manifest: ModelManifest;
-  pipeline: PipelineModels;
+  roles: ModelRoles;
   models: ReadonlyMap<string, LoadedModel>;
   session(id: string): ModelSession;
   release(): Promise<void>;
@@ -45,8 +46,11 @@ async function readVerified(modelsDir: string, entry: ModelEntry): Promise<Uint8
   return bytes;
 }
 
-/** Checks that the graph's input and outputs are the ones the manifest declares, so preprocessing fits the model. */
-function checkGraphMatchesManifest(entry: ModelEntry, session: ModelSession): void {
+/**
+ * Checks that the graph's input and outputs are the ones the manifest declares, so preprocessing fits the model, and
+ * that it has what its family's pre/post-processing needs.
+ */
+function checkGraph(entry: ModelEntry, session: ModelSession): void {
   const problems: string[] = [];
   const input = session.inputs.find((i) => i.name === entry.input.name);
   if (session.inputs.length !== 1 || !input) {
@@ -66,23 +70,26 @@ function checkGraphMatchesManifest(entry: ModelEntry, session: ModelSession): vo
     }
   }
   if (problems.length > 0) throw new ModelLoadError(`model "${entry.id}" does not match its manifest entry: ${problems.join('; ')}`);
+  const unfit = contractProblems(entry, session);
+  if (unfit.length > 0) throw new ModelLoadError(`model "${entry.id}" does not fit its family ${entry.family}: ${unfit.join('; ')}`);
 }
 
 /**
- * Loads, verifies and warms every model the pipeline uses, in every inference worker; any problem stops the start
- * with a message naming the model and its file.
+ * Loads, verifies (sha256, graph against its manifest entry, family contract) and warms every model the manifest
+ * assigns a role, in every inference worker; any problem stops the start with a message naming the model and its
+ * file. The only way to a registry: none is handed out unchecked.
  */
-export async function loadModels(modelsDir: string, options: SessionOptions): Promise<ModelRegistry> {
+export async function loadModels(modelsDir: string, options: SessionOptions, runtime: InferenceRuntime = createInferencePool): Promise<ModelRegistry> {
   const manifest = await readManifest(modelsDir);
-  const pipeline = pipelineModels(manifest);
-  const roles = [pipeline.detector, pipeline.landmarker, pipeline.embedder, ...pipeline.antiSpoof];
-  const used = new Set(roles.filter((m) => m !== undefined).map((m) => m.id));
+  const roles = roleModels(manifest);
+  const assigned = [roles.detector, roles.landmarker, roles.embedder, ...roles.antiSpoof];
+  const used = new Set(assigned.filter((m) => m !== undefined).map((m) => m.id));
   const entries = manifest.models.filter((m) => used.has(m.id));
   const toLoad = [];
   for (const entry of entries) toLoad.push({ id: entry.id, bytes: await readVerified(modelsDir, entry) });
-  let pool: Awaited<ReturnType<typeof createInferencePool>>;
+  let pool: InferencePool;
   try {
-    pool = await createInferencePool(toLoad, options);
+    pool = await runtime(toLoad, options);
   } catch (error) {
     if (!(error instanceof ModelRuntimeLoadError)) throw error;
     const entry = entries.find((e) => e.id === error.modelId);
@@ -92,7 +99,7 @@ export async function loadModels(modelsDir: string, options: SessionOptions): Pr
   try {
     for (const entry of entries) {
       const session = pool.sessions.get(entry.id)!;
-      checkGraphMatchesManifest(entry, session);
+      checkGraph(entry, session);
       models.set(entry.id, { entry, session, warmupMs: session.warmupMs });
     }
   } catch (error) {
@@ -101,7 +108,7 @@ export async function loadModels(modelsDir: string, options: SessionOptions): Pr
   }
   return {
     manifest,
-    pipeline,
+    roles,
     models,
     session(id) {
       const model = models.get(id);

@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { ModelRuntimeError } from '../errors.js';
 import type { FloatTensor, FromWorker, LoadedModelInfo, ModelToLoad, ToWorker, ValueInfo } from './inference-protocol.js';
 
-export type { FloatTensor, ValueInfo } from './inference-protocol.js';
+export type { FloatTensor, ModelToLoad, ValueInfo } from './inference-protocol.js';
 
 export interface SessionOptions {
   /** Threads each session may use for one model run. */
@@ -31,6 +31,9 @@ export interface InferencePool {
   close(): Promise<void>;
 }
 
+/** What runs the models: onnxruntime in worker threads (createInferencePool), or a test's fake of it. */
+export type InferenceRuntime = (models: readonly ModelToLoad[], options: SessionOptions) => Promise<InferencePool>;
+
 /** A model the runtime cannot load, or whose warm-up run fails. */
 export class ModelRuntimeLoadError extends Error {
   override readonly name = 'ModelRuntimeLoadError';
@@ -42,7 +45,6 @@ export class ModelRuntimeLoadError extends Error {
   }
 }
 
-export const runtimeName = 'onnxruntime-node';
 export const runtimeVersion: string = (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
 
 /** How long a worker asked to stop may take to release its sessions before it is terminated. */

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { decodeTemplate, type TemplateModel } from '../../src/biometry/template.js';
 import { composeUseCases } from '../../src/compose.js';
-import { dataPath, readCsv, readData } from '../helpers/data.js';
+import { dataPath, needsData, readCsv, readData } from '../helpers/data.js';
 import { expectError, postImage, type TestService, startService } from '../helpers/service.js';
 
 const contentTypeOf = (file: string): string => (file.toLowerCase().endsWith('.png') ? 'image/png' : 'image/jpeg');
@@ -19,7 +19,7 @@ async function imagesUnder(...parts: string[]): Promise<string[]> {
     .sort();
 }
 
-describe('POST /v1/face/pattern/extract', () => {
+describe('POST /v1/face/pattern/extract', needsData, () => {
   let service: TestService;
   let model: TemplateModel;
   let url: string;
@@ -27,7 +27,7 @@ describe('POST /v1/face/pattern/extract', () => {
   before(async () => {
     service = await startService();
     url = `${service.url}/v1/face/pattern/extract`;
-    const embedder = service.registry.pipeline.embedder;
+    const embedder = service.registry.roles.embedder;
     model = { embedderSha256: embedder.sha256, dimension: 512 };
   });
   after(() => service.close());
@@ -221,7 +221,7 @@ describe('POST /v1/face/pattern/extract', () => {
   });
 });
 
-describe('POST /v1/face/pattern/extract with FACE_CHOICE=strict', () => {
+describe('POST /v1/face/pattern/extract with FACE_CHOICE=strict', needsData, () => {
   let service: TestService;
   let url: string;
   before(async () => {

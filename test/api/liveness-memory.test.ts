@@ -10,7 +10,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import sharp from 'sharp';
 import { captureObject, frameArchive, videoFramesAsJpeg } from '../../tools/eval/attack-media.js';
-import { readData } from '../helpers/data.js';
+import { needsData, readData } from '../helpers/data.js';
 import { postMultipart } from '../helpers/multipart.js';
 import { type TestService, startService } from '../helpers/service.js';
 
@@ -38,7 +38,7 @@ async function peakGrowth(work: () => Promise<void>): Promise<number> {
   return statusBytes('VmHWM') - settled;
 }
 
-describe('memory of multi-frame media', () => {
+describe('memory of multi-frame media', needsData, () => {
   let service: TestService;
   let frames: Buffer[];
   before(async () => {

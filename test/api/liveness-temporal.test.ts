@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { captureObject, type EncodeOptions, frameArchive, spliceVideos, stillVideo, videoFramesAsJpeg } from '../../tools/eval/attack-media.js';
-import { readData } from '../helpers/data.js';
+import { needsData, readData } from '../helpers/data.js';
 import { postMultipart } from '../helpers/multipart.js';
 import { type TestService, startService } from '../helpers/service.js';
 
@@ -33,7 +33,7 @@ interface Analysed {
   results: ResultsData;
 }
 
-describe('liveness over time', () => {
+describe('liveness over time', needsData, () => {
   let service: TestService;
   let analyse: (media: Buffer, name?: string) => Promise<Analysed>;
   before(async () => {

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { mediaSettings } from '../../src/compose.js';
 import { loadConfig } from '../../src/config.js';
-import { readCsv, readData } from '../helpers/data.js';
+import { needsData, readCsv, readData } from '../helpers/data.js';
 import { postMultipart, type RawPart } from '../helpers/multipart.js';
 import { expectError, postImage, type TestService, startService } from '../helpers/service.js';
 import { zip } from '../helpers/zip.js';
@@ -45,7 +45,7 @@ async function framesOfSelfie(count: number): Promise<Buffer[]> {
   return Promise.all(video.frames.map((f) => sharp(f.raster.data, { raw: { width: f.raster.width, height: f.raster.height, channels: 3 } }).jpeg().toBuffer()));
 }
 
-describe('POST /v1/face/liveness/detect', () => {
+describe('POST /v1/face/liveness/detect', needsData, () => {
   let service: TestService;
   let url: string;
   before(async () => {
@@ -267,7 +267,7 @@ describe('POST /v1/face/liveness/detect', () => {
   });
 });
 
-describe('liveness when a model fails', () => {
+describe('liveness when a model fails', needsData, () => {
   it('LDE-001002 when the anti-spoof model fails to run', async () => {
     const service = await startService({}, { modelId: 'fr_liveness', fault: 'runtime-error' });
     try {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { encodeTemplate, TEMPLATE_HEADER_BYTES } from '../../src/biometry/template.js';
-import { readData } from '../helpers/data.js';
+import { needsData, readData } from '../helpers/data.js';
 import { postMultipart, type RawPart } from '../helpers/multipart.js';
 import { expectError, postImage, type TestService, startService } from '../helpers/service.js';
 
@@ -34,7 +34,7 @@ const imagePart = (name: string, body: Uint8Array | string, filename?: string): 
   ...(filename ? { filename } : {}),
 });
 
-describe('matching methods', () => {
+describe('matching methods', needsData, () => {
   let service: TestService;
   const templates = new Map<string, Buffer>();
   const images = new Map<string, Buffer>();
@@ -258,7 +258,7 @@ describe('matching methods', () => {
   });
 });
 
-describe('matching with signed templates', () => {
+describe('matching with signed templates', needsData, () => {
   it('signs templates with TEMPLATE_KEYS and refuses unsigned or tampered ones', async () => {
     const key = 'a signing key of at least thirty-two characters';
     const signing = await startService({ TEMPLATE_KEYS: key });

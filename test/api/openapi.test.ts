@@ -33,7 +33,7 @@ import {
   resolveRef,
   type ResponseObject,
 } from '../../tools/postman.js';
-import { readData } from '../helpers/data.js';
+import { needsData, readData } from '../helpers/data.js';
 import { postMultipart, type RawPart } from '../helpers/multipart.js';
 import { postImage, type TestService, startService } from '../helpers/service.js';
 import { zip } from '../helpers/zip.js';
@@ -380,7 +380,7 @@ describe('docs/openapi.json', () => {
   });
 });
 
-describe('the real service answers as documented', () => {
+describe('the real service answers as documented', needsData, () => {
   let service: TestService;
   const templates: Record<'obama' | 'obama2' | 'biden', Buffer> = { obama: Buffer.alloc(0), obama2: Buffer.alloc(0), biden: Buffer.alloc(0) };
 
@@ -556,7 +556,7 @@ describe('the real service answers as documented', () => {
   });
 });
 
-describe('the real service answers as documented when models fail', () => {
+describe('the real service answers as documented when models fail', needsData, () => {
   it('a model runtime error is BPE-001002 / LDE-001002, and health then reports 3 with HTTP 503', async () => {
     const service = await startService({}, { modelId: 'fr_detect', fault: 'runtime-error' });
     try {
@@ -587,7 +587,7 @@ describe('the real service answers as documented when models fail', () => {
   });
 });
 
-describe('the real service answers as documented under load', () => {
+describe('the real service answers as documented under load', needsData, () => {
   it('503 with Retry-After when the body budget is held and the queue is full, 408 when a body does not arrive', async () => {
     // A body that never comes holds the body budget (never an inference slot) until its deadline: with no queue, the
     // requests that do not fit beside it are refused at once.
@@ -611,7 +611,7 @@ describe('the real service answers as documented under load', () => {
   });
 });
 
-describe('coverage', () => {
+describe('coverage', needsData, () => {
   it('every operation was seen answering a success and an error', () => {
     for (const { path, method } of operationsOf(document)) {
       const statuses = [...exercised].filter((entry) => entry.startsWith(`${method.toUpperCase()} ${path} `)).map((entry) => Number(entry.split(' ')[2]));

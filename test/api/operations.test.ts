@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { readData } from '../helpers/data.js';
+import { needsData, readData } from '../helpers/data.js';
 import { postMultipart } from '../helpers/multipart.js';
 import { expectError, postImage, type TestService, startService } from '../helpers/service.js';
 
@@ -11,7 +11,7 @@ const selfie = await readData('video/selfie_6s.mp4');
 const face = await readData('faces/lfw_color/Ariel_Sharon/Ariel_Sharon_0001.jpg');
 const videoRequest = (url: string): Promise<Response> => postMultipart(`${url}/v1/face/liveness/detect`, [{ name: 'v', filename: 'v.mp4', body: selfie }]);
 
-describe('backpressure', () => {
+describe('backpressure', needsData, () => {
   let service: TestService;
   before(async () => {
     service = await startService({ MAX_CONCURRENT_REQUESTS: '1', MAX_QUEUED_REQUESTS: '1', QUEUE_TIMEOUT_MS: '20000' });
@@ -43,7 +43,7 @@ describe('backpressure', () => {
   });
 });
 
-describe('slow uploads', () => {
+describe('slow uploads', needsData, () => {
   it('hold body budget, never an inference slot: a good request is served while six bodies trickle, and the six are cut at the minimum rate', async () => {
     const service = await startService({ MAX_CONCURRENT_REQUESTS: '2', BODY_MIN_BYTES_PER_SECOND: '1024' });
     try {
@@ -127,7 +127,7 @@ function flood(url: string, body: Buffer, clients: number, each: number): Promis
   });
 }
 
-describe('refusals under a flood', () => {
+describe('refusals under a flood', needsData, () => {
   it('are answered before the framework, counted, not logged one by one, and paced for clients that ignore Retry-After, while health keeps answering', async () => {
     const lines: string[] = [];
     const stream = new PassThrough();
@@ -171,7 +171,7 @@ describe('refusals under a flood', () => {
   });
 });
 
-describe('body budget', () => {
+describe('body budget', needsData, () => {
   it('queues a request whose body would pass MAX_INFLIGHT_BODY_BYTES, though slots are free, and runs it next', async () => {
     const service = await startService({ MAX_CONCURRENT_REQUESTS: '4', MAX_INFLIGHT_BODY_BYTES: String(selfie.length + 1024) });
     try {
@@ -192,7 +192,7 @@ describe('body budget', () => {
   });
 });
 
-describe('queue timeout', () => {
+describe('queue timeout', needsData, () => {
   it('refuses a request that waited longer than QUEUE_TIMEOUT_MS', async () => {
     const service = await startService({ MAX_CONCURRENT_REQUESTS: '1', MAX_QUEUED_REQUESTS: '10', QUEUE_TIMEOUT_MS: '50' });
     try {
@@ -206,7 +206,7 @@ describe('queue timeout', () => {
   });
 });
 
-describe('slow bodies', () => {
+describe('slow bodies', needsData, () => {
   it('answers 408 and closes the connection when a body trickles in past BODY_TIMEOUT_MS', async () => {
     const service = await startService({ BODY_TIMEOUT_MS: '300' });
     try {
@@ -231,7 +231,7 @@ describe('slow bodies', () => {
   });
 });
 
-describe('metrics', () => {
+describe('metrics', needsData, () => {
   it('count requests, stages, decisions, liveness results, models and build', async () => {
     const service = await startService();
     try {
@@ -264,7 +264,7 @@ describe('metrics', () => {
   });
 });
 
-describe('logs', () => {
+describe('logs', needsData, () => {
   it('write one line per request with its id, route, status and duration, and nothing a client sent', async () => {
     const lines: string[] = [];
     const stream = new PassThrough();
@@ -307,7 +307,7 @@ describe('logs', () => {
   });
 });
 
-describe('health', () => {
+describe('health', needsData, () => {
   it('reports 3 while a model keeps failing its runs', async () => {
     const service = await startService({}, { modelId: 'fr_feature', fault: 'runtime-error' });
     try {
@@ -322,7 +322,7 @@ describe('health', () => {
   });
 });
 
-describe('clients that leave', () => {
+describe('clients that leave', needsData, () => {
   it('stop the work of their request between video frames, and count as 499', async () => {
     const service = await startService({ MAX_CONCURRENT_REQUESTS: '1', MAX_QUEUED_REQUESTS: '10' });
     try {

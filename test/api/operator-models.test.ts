@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { loadFaceModels } from '../../src/compose.js';
 import { loadConfig, projectRoot } from '../../src/config.js';
 import { stillVideo, videoFramesAsJpeg } from '../../tools/eval/attack-media.js';
-import { dataPath, readData } from '../helpers/data.js';
+import { dataPath, needsData, readData } from '../helpers/data.js';
 import { postMultipart } from '../helpers/multipart.js';
 import { expectError, postImage, type TestService, startService } from '../helpers/service.js';
 
@@ -31,7 +31,7 @@ async function operatorModelsDir(
   return dir;
 }
 
-describe('operator models: YuNet detector, bundled embedder, MiniFASNet V2 + V1SE ensemble', () => {
+describe('operator models: YuNet detector, bundled embedder, MiniFASNet V2 + V1SE ensemble', needsData, () => {
   let root: string;
   let service: TestService;
   before(async () => {
@@ -106,7 +106,7 @@ for (const [example, antiSpoof] of [
   ['operator-models-facenox', ['facenox_minifasnetv2se_128']],
   ['operator-models-ensemble', ['minifasnet_v2', 'minifasnet_v1se', 'facenox_minifasnetv2se_128']],
 ] as const) {
-  describe(`operator models: ${example} (the facenox anti-spoof model fed as its MANIFEST.md entry says)`, () => {
+  describe(`operator models: ${example} (the facenox anti-spoof model fed as its MANIFEST.md entry says)`, needsData, () => {
     let root: string;
     let service: TestService;
     let detect: string;
@@ -148,7 +148,7 @@ for (const [example, antiSpoof] of [
   });
 }
 
-describe('operator models that do not fit their family', () => {
+describe('operator models that do not fit their family', needsData, () => {
   let root: string;
   before(async () => {
     root = await mkdtemp(path.join(os.tmpdir(), 'operator-models-bad-'));

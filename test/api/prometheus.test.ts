@@ -13,7 +13,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { projectRoot } from '../../src/config.js';
 import { dashboard, dashboardPanels, resolveQuery } from '../helpers/dashboard.js';
-import { readData } from '../helpers/data.js';
+import { dataMissing, readData } from '../helpers/data.js';
 import { postMultipart } from '../helpers/multipart.js';
 import { postImage, type TestService, startService } from '../helpers/service.js';
 import { freePort, hasCommand, until } from '../helpers/system.js';
@@ -32,7 +32,7 @@ interface QueryResult {
 const missing = ['promtool', 'prometheus'].filter((command) => !hasCommand(command));
 if (missing.length > 0) process.stdout.write(`# skipping Prometheus tests: ${missing.join(' and ')} not installed (apt-get install prometheus)\n`);
 
-describe('Prometheus', { skip: missing.length > 0 ? `${missing.join(', ')} not installed` : false }, () => {
+describe('Prometheus', { skip: missing.length > 0 ? `${missing.join(', ')} not installed` : (dataMissing ?? false) }, () => {
   let service: TestService;
   let failing: TestService;
   let prometheus: ChildProcess;

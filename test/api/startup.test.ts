@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { projectRoot } from '../../src/config.js';
 import { loadModels, ModelLoadError } from '../../src/models/registry.js';
-import { dataDir } from '../helpers/data.js';
+import { dataDir, needsData } from '../helpers/data.js';
 import { multipart } from '../helpers/multipart.js';
 
 const bundled = path.join(projectRoot, 'models');
@@ -108,7 +108,7 @@ describe('start-up with broken models', () => {
     assert.match(exit.output, /shutting down/);
   });
 
-  it('drains on SIGTERM: health reports 3 at once, the request in flight finishes, then the process exits 0', async () => {
+  it('drains on SIGTERM: health reports 3 at once, the request in flight finishes, then the process exits 0', needsData, async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'src', 'server.ts')], {
       env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SHUTDOWN_DELAY_MS: '700', SHUTDOWN_GRACE_MS: '20000' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { pngOfZeros } from '../helpers/bad-input.js';
-import { readData } from '../helpers/data.js';
+import { needsData, readData } from '../helpers/data.js';
 import { expectError, postImage, type TestService, startService } from '../helpers/service.js';
 
 /** A progressive JPEG whose last scan is repeated `copies` times: tiny, and each scan a pass over the whole image. */
@@ -28,7 +28,7 @@ async function cpuMs(work: () => Promise<unknown>): Promise<number> {
   return (used.user + used.system) / 1000;
 }
 
-describe('images refused from their header, before decoding', () => {
+describe('images refused from their header, before decoding', needsData, () => {
   let service: TestService;
   let extract: string;
   let liveness: string;

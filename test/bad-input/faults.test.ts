@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { projectRoot } from '../../src/config.js';
 import { loadModels, ModelLoadError } from '../../src/models/registry.js';
-import { readData } from '../helpers/data.js';
+import { needsData, readData } from '../helpers/data.js';
 import { postMultipart } from '../helpers/multipart.js';
 import { type ModelFault, postImage, type TestService, startService } from '../helpers/service.js';
 import { accepted, assertNo5xx, assertNoLeaks, assertStillServing, failedAnalysis, Ledger } from '../helpers/bad-input.js';
@@ -21,7 +21,7 @@ const face = await readData('faces/lfw_color/Ariel_Sharon/Ariel_Sharon_0001.jpg'
 const selfieImage = await readData('spoof/silent_face/real/image_T1.jpg');
 const selfieVideo = await readData('video/selfie_6s.mp4');
 
-describe('ffmpeg that hangs, crashes or talks nonsense', () => {
+describe('ffmpeg that hangs, crashes or talks nonsense', needsData, () => {
   const ledger = new Ledger();
   let dir: string;
   const which = (command: string): string => spawnSync('sh', ['-c', `command -v ${command}`]).stdout.toString().trim();
@@ -81,7 +81,7 @@ describe('ffmpeg that hangs, crashes or talks nonsense', () => {
   }
 });
 
-describe('a model whose runs fail, in both API areas', () => {
+describe('a model whose runs fail, in both API areas', needsData, () => {
   const ledger = new Ledger();
   let template: Buffer;
   before(async () => {

@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
-import { readData } from '../helpers/data.js';
+import { needsData, readData } from '../helpers/data.js';
 import { multipart } from '../helpers/multipart.js';
 import { type TestService, startService } from '../helpers/service.js';
 import {
@@ -48,7 +48,7 @@ const areaCode = (path: string, suffix: string): string => {
 /** The body-deadline code has its own number in each area. */
 const timeoutCode = (path: string): string => (path.startsWith('/v1/face/liveness/') ? 'LDE-002009' : 'BPE-002008');
 
-describe('bad requests at the HTTP level', () => {
+describe('bad requests at the HTTP level', needsData, () => {
   const ledger = new Ledger();
   const memory = memoryGauge();
   let service: TestService;
@@ -241,7 +241,7 @@ describe('bad requests at the HTTP level', () => {
     assertUnharmed(t, { service, face, ledger, memory, baseline, minimumBadRequests: 200 }));
 });
 
-describe('bodies over MAX_IMAGE_BYTES once decoded', () => {
+describe('bodies over MAX_IMAGE_BYTES once decoded', needsData, () => {
   it('answers 413 for a base64 or raw image within the body allowance but over the image limit', async () => {
     const ledger = new Ledger();
     const service = await startService({ MAX_IMAGE_BYTES: '20000' });
@@ -261,7 +261,7 @@ describe('bodies over MAX_IMAGE_BYTES once decoded', () => {
   });
 });
 
-describe('bodies and headers that trickle in', () => {
+describe('bodies and headers that trickle in', needsData, () => {
   const ledger = new Ledger();
   let service: TestService;
   before(async () => {

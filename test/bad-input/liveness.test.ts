@@ -13,7 +13,7 @@ import { mediaSettings } from '../../src/compose.js';
 import { MAX_PAYLOAD_DEPTH } from '../../src/liveness/payload.js';
 import { decodeVideo } from '../../src/media/video.js';
 import { greyJpeg, mjpegAvi } from '../helpers/avi.js';
-import { dataPath, readData } from '../helpers/data.js';
+import { dataPath, needsData, readData } from '../helpers/data.js';
 import { postMultipart, type RawPart } from '../helpers/multipart.js';
 import { type TestService, startService } from '../helpers/service.js';
 import { deflatedZeros, zip } from '../helpers/zip.js';
@@ -52,7 +52,7 @@ function crcOfZeros(mebibytes: number): number {
   return crc;
 }
 
-describe('bad liveness folders', () => {
+describe('bad liveness folders', needsData, () => {
   const ledger = new Ledger();
   const memory = memoryGauge();
   let service: TestService;
@@ -224,7 +224,7 @@ describe('bad liveness folders', () => {
     assertUnharmed(t, { service, face, ledger, memory, baseline, minimumBadRequests: 70 }));
 });
 
-describe('ARCHIVE_MAX_BYTES', () => {
+describe('ARCHIVE_MAX_BYTES', needsData, () => {
   it('counts the bytes entries inflate to: truthfully declared entries of 3 MiB pass until the third goes past 8 MiB', async () => {
     const ledger = new Ledger();
     const service = await startService({ ARCHIVE_MAX_BYTES: String(8 << 20) });
@@ -241,7 +241,7 @@ describe('ARCHIVE_MAX_BYTES', () => {
   });
 });
 
-describe('video caps', () => {
+describe('video caps', needsData, () => {
   const ledger = new Ledger();
 
   it('VIDEO_MAX_SECONDS: with 2 s, only the first 2 s of the 53 s clip are sampled', async () => {
@@ -292,7 +292,7 @@ describe('video caps', () => {
   });
 });
 
-describe('payloads and answers, bounded before they are spent', () => {
+describe('payloads and answers, bounded before they are spent', needsData, () => {
   const ledger = new Ledger();
   const numbers = (count: number): string => Array.from({ length: count }, () => '1').join(',');
   const bestShots = (count: number): string => JSON.stringify({ analyses: Array.from({ length: count }, () => ({ type: 'quality', params: { extract_best_shot: true } })) });

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync, deflateSync } from 'node:zlib';
 import { base64Allowance } from '../../src/http/body.js';
-import { readData } from '../helpers/data.js';
+import { needsData, readData } from '../helpers/data.js';
 import { multipart, type RawPart } from '../helpers/multipart.js';
 import { postImage, type TestService, startService } from '../helpers/service.js';
 import {
@@ -249,7 +249,7 @@ function cases(method: Method): Case[] {
   return list;
 }
 
-describe('malformed multipart bodies, to every multipart method', () => {
+describe('malformed multipart bodies, to every multipart method', needsData, () => {
   const ledger = new Ledger();
   const memory = memoryGauge();
   let service: TestService;
@@ -285,7 +285,7 @@ describe('malformed multipart bodies, to every multipart method', () => {
     assertUnharmed(t, { service, face, ledger, memory, baseline, minimumBadRequests: 150 }));
 });
 
-describe('parts and bodies over the size limits', () => {
+describe('parts and bodies over the size limits', needsData, () => {
   const ledger = new Ledger();
   let service: TestService;
   let all: Method[];

@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import { mediaSettings } from '../../src/compose.js';
 import { loadConfig } from '../../src/config.js';
 import { decodeVideo } from '../../src/media/video.js';
-import { readData } from '../helpers/data.js';
+import { needsData, readData } from '../helpers/data.js';
 import { postMultipart, type RawPart } from '../helpers/multipart.js';
 import { postImage, type TestService, startService } from '../helpers/service.js';
 import { deflatedZeros, zip } from '../helpers/zip.js';
@@ -29,7 +29,7 @@ async function framesOfSelfie(count: number): Promise<Buffer[]> {
   return Promise.all(video.frames.map((f) => sharp(f.raster.data, { raw: { width: f.raster.width, height: f.raster.height, channels: 3 } }).jpeg().toBuffer()));
 }
 
-describe('no file is written, whatever the request', () => {
+describe('no file is written, whatever the request', needsData, () => {
   it('every method, success and failure, every media kind: TMPDIR and the working directory stay empty', async () => {
     // Every input is made before the watch begins: making them (sharp, ffmpeg) is the test's doing, not the service's.
     const frames = await framesOfSelfie(6);
@@ -110,7 +110,7 @@ describe('no file is written, whatever the request', () => {
   });
 });
 
-describe('messages never echo client bytes, server paths or long client names', () => {
+describe('messages never echo client bytes, server paths or long client names', needsData, () => {
   let service: TestService;
   let template: Buffer;
   const pattern = (method: string): string => `${service.url}/v1/face/pattern/${method}`;

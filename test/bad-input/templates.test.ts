@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TEMPLATE_HEADER_BYTES } from '../../src/biometry/template.js';
-import { readData } from '../helpers/data.js';
+import { needsData, readData } from '../helpers/data.js';
 import { postMultipart, type RawPart } from '../helpers/multipart.js';
 import { postImage, type TestService, startService } from '../helpers/service.js';
 import {
@@ -145,7 +145,7 @@ const candidateNamed = (target: Target, expected: Expected): Expected =>
     ? { code: expected.code, detail: new RegExp(`template 2 \\("bad\\.bin"\\)${expected.detail ? `: .*${expected.detail.source}` : ''}`) }
     : expected;
 
-describe('bad templates, to every method that takes a template', () => {
+describe('bad templates, to every method that takes a template', needsData, () => {
   const ledger = new Ledger();
   const memory = memoryGauge();
   let service: TestService;
@@ -201,7 +201,7 @@ describe('bad templates, to every method that takes a template', () => {
     assertUnharmed(t, { service, face, ledger, memory, baseline, minimumBadRequests: 150 }));
 });
 
-describe('templates when TEMPLATE_KEYS is set', () => {
+describe('templates when TEMPLATE_KEYS is set', needsData, () => {
   const ledger = new Ledger();
   let signing: TestService;
   let targets: Target[];
@@ -251,7 +251,7 @@ describe('templates when TEMPLATE_KEYS is set', () => {
   });
 });
 
-describe('forged templates (morphing)', () => {
+describe('forged templates (morphing)', needsData, () => {
   /** The normalised mean of two templates' embeddings, in the first one's header: a template no photo gave. */
   function morph(first: Buffer, second: Buffer, dimension = 512): Buffer {
     const values = Array.from({ length: dimension }, (_, i) => first.readFloatLE(TEMPLATE_HEADER_BYTES + 4 * i) + second.readFloatLE(TEMPLATE_HEADER_BYTES + 4 * i));

@@ -18,7 +18,7 @@ import { after, before, describe, it } from 'node:test';
 import puppeteer from 'puppeteer-core';
 import { createCaptureBackend, type Verdict } from '../../examples/web-capture/server.js';
 import { loadConfig } from '../../src/config.js';
-import { dataPath } from '../helpers/data.js';
+import { dataMissing, dataPath } from '../helpers/data.js';
 import { type TestService, startService } from '../helpers/service.js';
 
 // Skipped without Chromium, except on CI, where .ci/run installs it: there it must run.
@@ -35,7 +35,7 @@ interface Run {
   screenshot: Uint8Array;
 }
 
-describe('web capture example in Chromium', { skip: reason && !process.env.CI ? reason : false, timeout: 120_000 }, () => {
+describe('web capture example in Chromium', { skip: dataMissing ?? (reason && !process.env.CI ? reason : false), timeout: 120_000 }, () => {
   let service: TestService;
   let backend: ReturnType<typeof createCaptureBackend>;
   let pageUrl: string;

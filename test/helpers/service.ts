@@ -7,6 +7,7 @@ import { createHttpServer } from '../../src/http/server.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { ModelRuntimeError } from '../../src/errors.js';
 import type { ModelRegistry } from '../../src/models/registry.js';
+import type { InferenceRuntime } from '../../src/models/session.js';
 import { createLogger } from '../../src/observability/logger.js';
 
 export interface TestService {
@@ -39,10 +40,13 @@ function withFault(registry: ModelRegistry, fault: ModelFault): ModelRegistry {
   };
 }
 
-/** The real app with the bundled models, listening on an ephemeral loopback port; logs go to `logs` if given. */
-export async function startService(env: NodeJS.ProcessEnv = {}, fault?: ModelFault, logs?: Writable): Promise<TestService> {
+/**
+ * The real app with the bundled models (or those of MODELS_DIR, run by `runtime` when given), listening on an
+ * ephemeral loopback port; logs go to `logs` if given.
+ */
+export async function startService(env: NodeJS.ProcessEnv = {}, fault?: ModelFault, logs?: Writable, runtime?: InferenceRuntime): Promise<TestService> {
   const config = loadConfig({ LOG_LEVEL: 'silent', ...env });
-  const loaded = await loadFaceModels(config);
+  const loaded = await loadFaceModels(config, {}, runtime);
   const registry = fault ? withFault(loaded, fault) : loaded;
   const health = (): HealthStatus => ({ status: 0, message: '' });
   const logger = logs ? createLogger('info', logs) : createLogger(config.logLevel);

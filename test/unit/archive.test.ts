@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { readFrameArchive, type ArchiveLimits } from '../../src/media/archive.js';
-import { readData } from '../helpers/data.js';
+import { needsData, readData } from '../helpers/data.js';
 import { deflatedZeros, zip } from '../helpers/zip.js';
 
 const limits: ArchiveLimits = { maxEntries: 1000, maxTotalUncompressedBytes: 50 * 1024 * 1024, maxFrames: 100 };
@@ -13,7 +13,7 @@ const unreadable = (detail: RegExp) => (error: unknown) => {
   return true;
 };
 
-describe('readFrameArchive', () => {
+describe('readFrameArchive', needsData, () => {
   let jpegs: Buffer[] = [];
   let png: Buffer;
   before(async () => {

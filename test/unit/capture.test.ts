@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ServiceError } from '../../src/errors.js';
 import { readCaptureObject } from '../../src/media/capture.js';
-import { readData } from '../helpers/data.js';
+import { needsData, readData } from '../helpers/data.js';
 
 const jpeg = await readData('faces/lfw_color/Ariel_Sharon/Ariel_Sharon_0001.jpg');
 const png = await readData('faces/faceapi_bbt/amy/amy1.png');
@@ -12,7 +12,7 @@ const read = (value: unknown, maxFrames = 10): ReturnType<typeof readCaptureObje
 const unreadable = (value: unknown, pattern: RegExp): void =>
   assert.throws(() => read(value), (e: unknown) => e instanceof ServiceError && e.kind === 'sample-unreadable' && pattern.test(e.detail ?? ''));
 
-describe('readCaptureObject', () => {
+describe('readCaptureObject', needsData, () => {
   it('takes frame_list in order, as JPEG and PNG frames', () => {
     const capture = read({ frame_list: [jpegUrl, pngUrl], best_frame: jpegUrl, from_virtual_camera: null });
     assert.deepEqual(capture.frames.map((f) => [f.name, f.format]), [['frame_list[0]', 'jpeg'], ['frame_list[1]', 'png']]);

@@ -10,7 +10,7 @@ import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import { decodeVideo, type DecodedVideo, type VideoLimits } from '../../src/media/video.js';
 import { greyJpeg, mjpegAvi } from '../helpers/avi.js';
 import { costOf } from '../helpers/bad-input.js';
-import { dataPath, readData } from '../helpers/data.js';
+import { dataPath, needsData, readData } from '../helpers/data.js';
 
 const limits: VideoLimits = { maxFrames: 30, maxDurationSeconds: 10, timeoutMs: 10_000, maxFramePixels: 1_000_000, maxSourcePixels: 4096 * 4096, maxMemoryBytes: 256 << 20 };
 
@@ -64,7 +64,7 @@ function processes(): ProcessRow[] {
     });
 }
 
-describe('decodeVideo', () => {
+describe('decodeVideo', needsData, () => {
   let stubs: string;
   before(async () => {
     stubs = await mkdtemp(path.join(tmpdir(), 'video-test-'));
