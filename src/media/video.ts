@@ -80,7 +80,7 @@ export async function decodeVideo(
     const frames = await sampleFrames(ffmpegPath, source.url, info, limits, deadline);
     return { info, frames };
   } catch (error) {
-    if (cancel?.aborted) throw new ServiceError('client-closed');
+    cancel?.throwIfAborted();
     if (deadline.aborted) {
       throw new ServiceError('sample-unreadable', `the video could not be decoded within ${limits.timeoutMs / 1000} s`);
     }
