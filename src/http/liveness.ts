@@ -96,11 +96,7 @@ export function livenessRoutes(deps: LivenessRouteDeps): Route[] {
     const timeCreated = Date.now() / 1000;
     const { media, payload } = mediaParts(req, partsOf(req), folderLimits);
     const request = parsePayload(payload, media.map((m) => m.key), payloadSettings);
-    const result = await deps.liveness().detectFolder(
-      media.map((m) => m.bytes),
-      request.analyses,
-      cancellation(res),
-    );
+    const result = await deps.liveness().detectFolder(media.map((m) => m.bytes), request.analyses, cancellation(res));
     const folder = folderAnswer({ timeCreated, timeUpdated: Date.now() / 1000, request, media, result, maxBytes: config.maxResponseBytes });
     sendJson(res, folder, config.maxResponseBytes);
     for (const analysis of result.analyses) metrics.countLiveness('folder', analysis.resolution);
