@@ -1,6 +1,7 @@
 /**
  * The error catalogue. Use cases raise a ServiceError of a protocol-neutral kind; the HTTP layer answers with the
- * code of the API area the route belongs to (BPE-… for /v1/face/pattern, LDE-… for /v1/face/liveness).
+ * code of the API area its route declares: biometry (the published API's "Biometry" section, at /v1/face/pattern,
+ * BPE-… codes), liveness (/v1/face/liveness, LDE-…), or the service's own routes (SVC-…).
  * Codes marked "extension" are ours: the published API has no code for these situations.
  */
 export type ApiArea = 'biometry' | 'liveness' | 'service';

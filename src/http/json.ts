@@ -4,6 +4,10 @@ import { ServiceError } from '../errors.js';
 const tooLarge = (taken: number | string, maxBytes: number): ServiceError =>
   new ServiceError('too-large', `the answer would take ${taken} bytes; at most ${maxBytes}`);
 
+/** An object JSON.stringify writes member by member: not a class instance, and without a toJSON of its own. */
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype && typeof (value as { toJSON?: unknown }).toJSON !== 'function';
+
 /**
  * The JSON text of `value`, or a 413 once it would pass `maxBytes`. An answer built from what a client asked for
  * grows with repetition (1:N results named by its filenames; liveness media and metadata repeated in every analysis,
@@ -35,7 +39,7 @@ function boundedJson(value: unknown, maxBytes: number): string {
         writtenBytes += text.length;
       }
       add(']');
-    } else if (member !== null && typeof member === 'object' && Object.getPrototypeOf(member) === Object.prototype) {
+    } else if (isPlainObject(member)) {
       add('{');
       let first = true;
       for (const [key, child] of Object.entries(member)) {

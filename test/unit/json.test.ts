@@ -18,7 +18,7 @@ describe('sendJson', () => {
   it('sends the text JSON.stringify gives, whatever the nesting, holes and escapes', () => {
     const values: unknown[] = [
       { results: Array.from({ length: 5000 }, (_, i) => ({ filename: `t_${i}.bin`, score: i / 7, decision: 'declined' })) },
-      { a: [1, undefined, { b: [[], [[1]], 'x\u0001é'] }], skipped: undefined, nothing: null, bytes: Buffer.from('hi'), date: new Date(0) },
+      { a: [1, undefined, { b: [[], [[1]], 'x\u0001é'] }], skipped: undefined, nothing: null, bytes: Buffer.from('hi'), date: new Date(0), own: { toJSON: () => 'own' } },
       [],
       [[], {}],
       'text',
