@@ -14,9 +14,9 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> =>
  * best shots), so it is written in pieces, each bounded by the room left: objects member by member, arrays a run of
  * elements at a time, each run as long as the elements so far say fits in half the room. No piece larger than that
  * is built, so the text never outgrows what a string can hold. (Its length in UTF-16 units bounds its bytes from
- * below: counting bytes is left to the end, once.)
+ * below: counting bytes is left to the end, once.) The pieces, in order.
  */
-function boundedJson(value: unknown, maxBytes: number): string {
+function boundedJson(value: unknown, maxBytes: number): string[] {
   const pieces: string[] = [];
   let length = 0;
   const add = (piece: string): void => {
@@ -54,13 +54,19 @@ function boundedJson(value: unknown, maxBytes: number): string {
     }
   };
   write(value);
-  return pieces.join('');
+  return pieces;
 }
 
-/** Sends `value` as JSON, or refuses with 413 when its text would pass `maxBytes` (see boundedJson). */
+/**
+ * Sends `value` as JSON, or refuses with 413 when its text would pass `maxBytes` (see boundedJson). The pieces are
+ * encoded straight into the body, never joined into one string first.
+ */
 export function sendJson(res: Response, value: unknown, maxBytes: number): void {
-  const text = boundedJson(value, maxBytes);
-  const bytes = Buffer.byteLength(text);
+  const pieces = boundedJson(value, maxBytes);
+  const bytes = pieces.reduce((sum, piece) => sum + Buffer.byteLength(piece), 0);
   if (bytes > maxBytes) throw tooLarge(bytes, maxBytes);
-  res.type('application/json').send(text);
+  const body = Buffer.allocUnsafe(bytes);
+  let written = 0;
+  for (const piece of pieces) written += body.write(piece, written);
+  res.set('Content-Type', 'application/json; charset=utf-8').send(body);
 }

@@ -7,7 +7,7 @@ import { sendJson } from '../../src/http/json.js';
 /** What sendJson sends, through a stand-in for express's response. */
 function sent(value: unknown, maxBytes: number): string {
   let text = '';
-  const res = { type: () => res, send: (body: string) => void (text = body) } as unknown as Response;
+  const res = { set: () => res, send: (body: Buffer) => void (text = body.toString('utf8')) } as unknown as Response;
   sendJson(res, value, maxBytes);
   return text;
 }
