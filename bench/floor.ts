@@ -73,7 +73,7 @@ const requestTypes: RequestType[] = [
   {
     name: 'liveness video 6 s',
     loadScenario: 'liveness video 6 s',
-    run: (d) => d.liveness.detectFolder([{ key: 'media_key1', filename: 'selfie_6s.mp4', bytes: video }], undefined),
+    run: (d) => d.liveness.detectFolder([video], [{ thresholdSpoofing: config.livenessThreshold, extractBestShot: false }]),
   },
 ];
 

@@ -2,14 +2,15 @@ import type { RequestListener } from 'node:http';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Biometry } from './biometry/biometry.js';
 import type { Config } from './config.js';
-import { errorCatalogue } from './errors.js';
+import { type ApiArea, errorCatalogue } from './errors.js';
 import type { Liveness } from './liveness/liveness.js';
 import { admissionHandlers, createAdmission } from './http/admission.js';
+import { biometryRoutes } from './http/biometry.js';
 import { bodyDeadline } from './http/body.js';
-import { errorHandler, methodNotAllowed, notFound } from './http/errors.js';
-import { createFrontDoor, requestIdOf } from './http/front-door.js';
+import { errorHandler, inArea, methodNotAllowed, notFound, sendError } from './http/errors.js';
+import { createFrontDoor, requestIdOf, RETRY_AFTER_SECONDS } from './http/front-door.js';
 import { livenessRoutes } from './http/liveness.js';
-import { patternRoutes } from './http/pattern.js';
+import type { Route } from './http/route.js';
 import type { Logger } from './observability/logger.js';
 import type { Metrics } from './observability/metrics.js';
 import { createRefusalLog, type RefusalLog } from './observability/refusals.js';
@@ -27,41 +28,41 @@ export interface VersionInfo {
   templates_signed: boolean;
 }
 
-export interface AppDeps {
+/** What the app needs from its first request on. */
+export interface AppShell {
   config: Config;
   logger: Logger;
   metrics: Metrics;
-  biometry: Biometry;
-  liveness: Liveness;
+  /** The process's health until the API is served: 3 while the models load. */
   health: () => HealthStatus;
-  version: VersionInfo;
   /** The OpenAPI document of this API, served at /openapi.json. */
   openapi: unknown;
 }
 
-export type Method = 'get' | 'post';
-
-export interface Route {
-  method: Method;
-  path: string;
-  /** What reads and checks the body, before the request takes an inference slot. */
-  body?: RequestHandler[];
-  handlers: RequestHandler[];
-  /**
-   * Inference routes pass the admission gate (body budget, then an inference slot once the body is in) and the body
-   * deadline; `maxBodyBytes` is the largest body they read, whatever its Content-Type.
-   */
-  inference?: { maxBodyBytes: number };
+/** What the API serves with, once the models are loaded. */
+export interface AppServices {
+  biometry: Biometry;
+  liveness: Liveness;
+  version: VersionInfo;
+  /** Health once served: the process's, and 3 while a model keeps failing. */
+  health: () => HealthStatus;
 }
+
+export type AppDeps = AppShell & AppServices;
 
 /** What createApp builds: the node request listener (the front door, then express) and the express app behind it. */
 export interface App {
   listener: RequestListener;
   express: Express;
+  /**
+   * Serves the API from now on. Until then health answers the shell's (3) and every other route 503 with
+   * Retry-After, in its own area: the process listens while its models load.
+   */
+  serve(services: AppServices): void;
 }
 
-/** The status logged and counted for a request whose client left before the answer (nginx's convention). */
-const CLIENT_CLOSED = errorCatalogue.service['client-closed']!.status;
+/** What is logged and counted for a request whose client left before the answer (499, nginx's convention). */
+const CLIENT_CLOSED = errorCatalogue.service['client-closed']!;
 
 /** Every response carries a request id: the client's X-Request-Id when sane, else a new one. */
 export const assignRequestId: RequestHandler = (req, res, next) => {
@@ -80,23 +81,14 @@ function observeRequests(logger: Logger, metrics: Metrics, refusals: RefusalLog)
     res.once('close', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
-      const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED;
+      const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED.status;
       metrics.observeRequest(route, req.method, status, seconds);
       if (res.locals.refusal) {
         refusals.count(res.locals.refusal as Parameters<RefusalLog['count']>[0]);
         return;
       }
-      logger.info(
-        {
-          requestId,
-          method: req.method,
-          route,
-          status,
-          durationMs: Math.round(seconds * 1e4) / 10,
-          ...(res.locals.errorCode ? { errorCode: res.locals.errorCode as string } : {}),
-        },
-        'request',
-      );
+      const errorCode = res.writableFinished ? (res.locals.errorCode as string | undefined) : CLIENT_CLOSED.code;
+      logger.info({ requestId, method: req.method, route, status, durationMs: Math.round(seconds * 1e4) / 10, ...(errorCode ? { errorCode } : {}) }, 'request');
     });
     next();
   };
@@ -110,61 +102,92 @@ function healthHandler(health: () => HealthStatus): RequestHandler {
   };
 }
 
-export function createApp(deps: AppDeps): App {
+export function createApp(shell: AppShell): App {
+  const { config, logger, metrics } = shell;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  const refusals = createRefusalLog(deps.logger, deps.metrics);
-  app.use(assignRequestId, observeRequests(deps.logger, deps.metrics, refusals));
+  const refusals = createRefusalLog(logger, metrics);
+  app.use(assignRequestId, observeRequests(logger, metrics, refusals));
+
+  let services: AppServices | undefined;
+  const served = (): AppServices => {
+    if (!services) throw new Error('the API is not served yet');
+    return services;
+  };
+  /** Until the API is served, a route asks its client to come back; health answers throughout. */
+  const whileStarting: RequestHandler = (_req, res, next) => {
+    if (services) return next();
+    res.set('Retry-After', String(RETRY_AFTER_SECONDS));
+    sendError(res, 'overloaded', 'the models are still loading');
+  };
+  const health = healthHandler(() => (services ?? shell).health());
 
   const routes: Route[] = [
-    { method: 'get', path: '/version', handlers: [(_req, res) => void res.json(deps.version)] },
-    { method: 'get', path: '/openapi.json', handlers: [(_req, res) => void res.json(deps.openapi)] },
+    { method: 'get', path: '/version', area: 'service', handlers: [(_req, res) => void res.json(served().version)] },
+    { method: 'get', path: '/openapi.json', area: 'service', handlers: [(_req, res) => void res.json(shell.openapi)] },
     {
       method: 'get',
       path: '/metrics',
+      area: 'service',
       handlers: [
         async (_req, res) => {
-          res.set('Content-Type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+          res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics());
         },
       ],
     },
-    { method: 'get', path: '/v1/face/pattern/health', handlers: [healthHandler(deps.health)] },
-    { method: 'get', path: '/v1/face/liveness/health', handlers: [healthHandler(deps.health)] },
-    ...patternRoutes(deps),
-    ...livenessRoutes(deps),
+    ...biometryRoutes({ config, metrics, biometry: () => served().biometry }),
+    ...livenessRoutes({ config, metrics, liveness: () => served().liveness }),
+  ];
+  const healthRoutes: Route[] = [
+    { method: 'get', path: '/v1/face/pattern/health', area: 'biometry', handlers: [health] },
+    { method: 'get', path: '/v1/face/liveness/health', area: 'liveness', handlers: [health] },
   ];
 
-  const methodsByPath = new Map<string, Set<string>>();
   const admission = createAdmission(
     {
-      maxActive: deps.config.maxConcurrentRequests,
-      maxQueued: deps.config.maxQueuedRequests,
-      queueTimeoutMs: deps.config.queueTimeoutMs,
-      maxBodyBytes: deps.config.maxInflightBodyBytes,
-      undeclaredBodyBytes: deps.config.maxImageBytes,
+      maxActive: config.maxConcurrentRequests,
+      maxQueued: config.maxQueuedRequests,
+      queueTimeoutMs: config.queueTimeoutMs,
+      maxBodyBytes: config.maxInflightBodyBytes,
+      undeclaredBodyBytes: config.maxImageBytes,
     },
-    deps.metrics,
+    metrics,
   );
   const gate = admissionHandlers(admission);
-  const deadline = bodyDeadline(deps.config.bodyTimeoutMs, deps.config.bodyMinBytesPerSecond);
+  const deadline = bodyDeadline(config.bodyTimeoutMs, config.bodyMinBytesPerSecond);
+  for (const route of healthRoutes) app[route.method](route.path, inArea(route.area), ...route.handlers);
   for (const route of routes) {
     const body = route.body ?? [];
-    app[route.method](route.path, ...(route.inference ? [gate.enter, deadline, ...body, gate.takeSlot] : body), ...route.handlers);
-    methodsByPath.set(route.path, (methodsByPath.get(route.path) ?? new Set()).add(route.method.toUpperCase()));
+    const reading = route.inference ? [gate.enter, deadline, ...body, gate.takeSlot] : body;
+    app[route.method](route.path, inArea(route.area), whileStarting, ...reading, ...route.handlers);
   }
-  for (const [path, methods] of methodsByPath) {
+  const allRoutes = [...healthRoutes, ...routes];
+  const paths = new Map<string, { area: ApiArea; methods: Set<string> }>();
+  for (const route of allRoutes) {
+    const path = paths.get(route.path) ?? { area: route.area, methods: new Set() };
+    paths.set(route.path, path);
+    path.methods.add(route.method.toUpperCase());
+  }
+  for (const [path, { area, methods }] of paths) {
     // Express answers HEAD wherever it answers GET.
     if (methods.has('GET')) methods.add('HEAD');
-    app.all(path, methodNotAllowed([...methods]));
+    app.all(path, inArea(area), whileStarting, methodNotAllowed([...methods]));
   }
-  app.use(notFound);
-  app.use(errorHandler(deps.logger));
-  const doorRoutes = routes.map((route) => ({
+  app.use(whileStarting, notFound);
+  app.use(errorHandler(logger));
+  const doorRoutes = allRoutes.map((route) => ({
     path: route.path,
     method: route.method.toUpperCase(),
+    area: route.area,
     inference: route.inference !== undefined,
     maxBodyBytes: route.inference?.maxBodyBytes ?? 0,
   }));
-  return { listener: createFrontDoor({ routes: doorRoutes, admission, metrics: deps.metrics, refusals }, app), express: app };
+  return {
+    listener: createFrontDoor({ routes: doorRoutes, admission, metrics, refusals }, app),
+    express: app,
+    serve(ready) {
+      services = ready;
+    },
+  };
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { AppDeps, HealthStatus } from './app.js';
+import type { AppDeps, AppServices, HealthStatus } from './app.js';
 import { type Biometry, createBiometry } from './biometry/biometry.js';
 import type { DecisionThresholds } from './biometry/score.js';
 import { type Config, projectRoot } from './config.js';
@@ -16,7 +16,7 @@ import { trackModelHealth } from './models/health.js';
 import { loadModels, type ModelRegistry } from './models/registry.js';
 import { type InferenceRuntime, runtimeVersion, type SessionOptions } from './models/session.js';
 import type { Logger } from './observability/logger.js';
-import { createMetrics } from './observability/metrics.js';
+import { createMetrics, type Metrics } from './observability/metrics.js';
 import { ignoreStages, type StageObserver } from './observability/stages.js';
 
 const readProjectJson = (...parts: string[]): unknown => JSON.parse(readFileSync(path.join(projectRoot, ...parts), 'utf8'));
@@ -111,18 +111,22 @@ export function composeUseCases(config: Config, registry: ModelRegistry, observe
     analyser,
     threshold: config.livenessThreshold,
     bestShotMaxPixels: config.videoMaxFramePixels,
-    maxAnalyses: config.livenessMaxAnalyses,
-    maxAnswerBytes: config.maxResponseBytes,
   });
   return { pipeline, biometry, analyser, liveness };
 }
 
+/** The service's metrics, labelled with its build. */
+export const createServiceMetrics = (): Metrics =>
+  createMetrics({ version: serviceVersion, runtime: `onnxruntime-node ${runtimeVersion}`, node: process.version });
+
+/** The OpenAPI document of this API. */
+export const openapiDocument = (): unknown => readProjectJson('docs', 'openapi.json');
+
 /**
- * Everything createApp needs, built from a config and loaded models. `serverHealth` is the process's own state
- * (loading, shutting down); health also reports 3 while a model keeps failing. Tests use this to build the real app.
+ * What the API serves with, over loaded models. `serverHealth` is the process's own state (loading, shutting down);
+ * health also reports 3 while a model keeps failing.
  */
-export function composeApp(config: Config, loaded: ModelRegistry, logger: Logger, serverHealth: () => HealthStatus): AppDeps {
-  const metrics = createMetrics({ version: serviceVersion, runtime: `onnxruntime-node ${runtimeVersion}`, node: process.version });
+export function composeServices(config: Config, loaded: ModelRegistry, metrics: Metrics, serverHealth: () => HealthStatus): AppServices {
   for (const { entry } of loaded.models.values()) metrics.setModelLoaded(entry.id, entry.family, true);
   metrics.setTemplatesSigned(config.templateKeys.length > 0);
   const modelHealth = trackModelHealth(loaded, MODEL_FAILURES_TO_UNHEALTHY, (id) => metrics.countModelFailure(id));
@@ -135,13 +139,9 @@ export function composeApp(config: Config, loaded: ModelRegistry, logger: Logger
     return failing ? { status: 3, message: `model ${failing} failed its last ${MODEL_FAILURES_TO_UNHEALTHY} runs` } : server;
   };
   return {
-    config,
-    logger,
-    metrics,
     biometry,
     liveness,
     health,
-    openapi: readProjectJson('docs', 'openapi.json'),
     version: {
       core: serviceVersion,
       tfss: runtimeVersion,
@@ -149,4 +149,10 @@ export function composeApp(config: Config, loaded: ModelRegistry, logger: Logger
       templates_signed: config.templateKeys.length > 0,
     },
   };
+}
+
+/** Everything createApp and App.serve need, built from a config and loaded models: how tests build the real app. */
+export function composeApp(config: Config, loaded: ModelRegistry, logger: Logger, serverHealth: () => HealthStatus): AppDeps {
+  const metrics = createServiceMetrics();
+  return { config, logger, metrics, openapi: openapiDocument(), ...composeServices(config, loaded, metrics, serverHealth) };
 }

@@ -1,6 +1,7 @@
 /**
  * The error catalogue. Use cases raise a ServiceError of a protocol-neutral kind; the HTTP layer answers with the
- * code of the API area the route belongs to (BPE-… for /v1/face/pattern, LDE-… for /v1/face/liveness).
+ * code of the API area its route declares: biometry (the published API's "Biometry" section, at /v1/face/pattern,
+ * BPE-… codes), liveness (/v1/face/liveness, LDE-…), or the service's own routes (SVC-…).
  * Codes marked "extension" are ours: the published API has no code for these situations.
  */
 export type ApiArea = 'biometry' | 'liveness' | 'service';
@@ -111,18 +112,38 @@ export function clientName(name: string): string {
   return shown;
 }
 
+/** Which input of a use case a failure is about, and what caused it. */
+export interface FailureContext {
+  /**
+   * The input's position among the use case's inputs, in the order of its parameters, a list counting one per
+   * element (compareN(probe, candidates): the probe is 0, candidate k is k). The HTTP layer names it as the client
+   * sent it: a part name, or a 1:N candidate's position and filename.
+   */
+  item?: number;
+  cause?: unknown;
+}
+
 /**
  * A failure a client can be told about. `detail` is ours, never client bytes or server paths; a name the client
  * chose appears in it only through clientName().
  */
 export class ServiceError extends Error {
   override readonly name = 'ServiceError';
+  readonly item: number | undefined;
   constructor(
     readonly kind: ErrorKind,
     readonly detail?: string,
+    context: FailureContext = {},
   ) {
-    super(detail ? `${kind}: ${detail}` : kind);
+    super(detail ? `${kind}: ${detail}` : kind, context.cause === undefined ? undefined : { cause: context.cause });
+    this.item = context.item;
   }
+}
+
+/** The same failure, as about input `item` of a use case; other errors, and failures placed already, unchanged. */
+export function aboutItem(error: unknown, item: number): unknown {
+  if (!(error instanceof ServiceError) || error.item !== undefined) return error;
+  return new ServiceError(error.kind, error.detail, { item, cause: error.cause });
 }
 
 /** Model inference failed; reported as the area's model-runtime error and counted by health. */

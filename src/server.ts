@@ -3,12 +3,9 @@
  * serve the API → on SIGTERM report not ready, finish in-flight requests, exit 0.
  */
 import type { AddressInfo } from 'node:net';
-import express from 'express';
-import { type App, assignRequestId, createApp, type HealthStatus } from './app.js';
-import { composeApp, loadFaceModels, serviceVersion } from './compose.js';
+import { type AppServices, createApp, type HealthStatus } from './app.js';
+import { composeServices, createServiceMetrics, loadFaceModels, openapiDocument, serviceVersion } from './compose.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
-import { sendError } from './http/errors.js';
-import { framingProblem } from './http/front-door.js';
 import { createHttpServer } from './http/server.js';
 import type { ModelRegistry } from './models/registry.js';
 import { createLogger } from './observability/logger.js';
@@ -25,31 +22,15 @@ function readConfig(): Config {
   }
 }
 
-/** What answers while the models load: health says 3, everything else asks the client to come back. */
-function loadingApp(health: () => HealthStatus): express.Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.use(assignRequestId, (req, res, next) => {
-    const problem = framingProblem(req);
-    if (!problem) return next();
-    res.set('Connection', 'close');
-    sendError(req, res, 'malformed-request', problem);
-  });
-  app.get(['/v1/face/pattern/health', '/v1/face/liveness/health'], (_req, res) => void res.status(503).json(health()));
-  app.use((req, res) => {
-    res.set('Retry-After', '1');
-    sendError(req, res, 'overloaded', 'the models are still loading');
-  });
-  return app;
-}
-
 async function main(): Promise<void> {
   const config = readConfig();
   const logger = createLogger(config.logLevel);
   let health: HealthStatus = { status: 3, message: 'loading models' };
   const currentHealth = (): HealthStatus => health;
 
-  const server = createHttpServer(config, loadingApp(currentHealth));
+  const metrics = createServiceMetrics();
+  const app = createApp({ config, logger, metrics, health: currentHealth, openapi: openapiDocument() });
+  const server = createHttpServer(config, app.listener);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const { port } = server.address() as AddressInfo;
   logger.info({ port, host: config.host, version: serviceVersion }, 'listening; loading models');
@@ -78,10 +59,10 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 
-  let app: App;
+  let services: AppServices;
   try {
     registry = await loadFaceModels(config);
-    app = createApp(composeApp(config, registry, logger, currentHealth));
+    services = composeServices(config, registry, metrics, currentHealth);
   } catch (error) {
     logger.fatal(`cannot start: ${(error as Error).message}`);
     process.exit(1);
@@ -90,8 +71,7 @@ async function main(): Promise<void> {
     logger.info({ model: entry.id, family: entry.family, warmupMs: Math.round(warmupMs) }, 'model ready');
   }
   if (shuttingDown) return;
-  server.removeAllListeners('request');
-  server.on('request', app.listener);
+  app.serve(services);
   health = { status: 0, message: '' };
   logger.info('ready');
   if (config.templateKeys.length === 0) {

@@ -1,4 +1,4 @@
-import { clientName, ServiceError } from '../errors.js';
+import { aboutItem, ServiceError } from '../errors.js';
 import { chooseFace, type FaceChoice, type FaceChoicePolicy, relevantFaceHeight } from '../face/choice.js';
 import type { Detection } from '../face/detector.js';
 import type { FacePipeline } from '../face/pipeline.js';
@@ -22,16 +22,6 @@ export interface Match {
   decision: Decision;
 }
 
-export interface NamedMatch extends Match {
-  filename: string;
-}
-
-/** A template or image of a 1:N request, named by the filename its part carried. */
-export interface Named {
-  filename: string;
-  bytes: Uint8Array;
-}
-
 /** What a sample shows: its faces, tallest first, and which of them it is about. */
 export interface SampleFaces {
   image: EncodedImage;
@@ -39,6 +29,10 @@ export interface SampleFaces {
   choice: FaceChoice<Detection>;
 }
 
+/**
+ * The use cases of the biometry area. Inputs are positional; a failure about one input carries its position as
+ * `item` (see FailureContext): the probe is item 0, the other input or the k-th 1:N candidate item 1 or k.
+ */
 export interface Biometry {
   /** Finds the sample's faces and chooses its subject, as every method that takes an image does. */
   findFaces(image: Uint8Array): Promise<SampleFaces>;
@@ -48,18 +42,34 @@ export interface Biometry {
   compare(template1: Uint8Array, template2: Uint8Array): Match;
   verify(image: Uint8Array, template: Uint8Array): Promise<Match & { template: Buffer }>;
   extractAndCompare(image1: Uint8Array, image2: Uint8Array): Promise<Match>;
-  compareN(template: Uint8Array, templates: readonly Named[]): NamedMatch[];
-  verifyN(image: Uint8Array, templates: readonly Named[]): Promise<NamedMatch[]>;
-  extractAndCompareN(image: Uint8Array, images: readonly Named[]): Promise<NamedMatch[]>;
+  /** One match per candidate, in their order. */
+  compareN(template: Uint8Array, templates: readonly Uint8Array[]): Match[];
+  verifyN(image: Uint8Array, templates: readonly Uint8Array[]): Promise<Match[]>;
+  extractAndCompareN(image: Uint8Array, images: readonly Uint8Array[]): Promise<Match[]>;
 }
 
 /** Scores go out with 4 decimals: enough for any threshold, and identical templates read exactly 1. */
 const roundScore = (score: number): number => Math.round(score * 1e4) / 1e4;
 
-/** Names the item a failure is about, keeping its kind (and so its error code). */
-function about(item: string, error: unknown): unknown {
-  return error instanceof ServiceError ? new ServiceError(error.kind, error.detail ? `${item}: ${error.detail}` : item) : error;
+/** Runs `work` on input `item`, placing a failure it raises at that item. */
+async function onItem<T>(item: number, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw aboutItem(error, item);
+  }
 }
+
+function onItemSync<T>(item: number, work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    throw aboutItem(error, item);
+  }
+}
+
+/** The first candidate of a 1:N request is input 1, after the probe. */
+const FIRST_CANDIDATE = 1;
 
 export function createBiometry(deps: BiometryDeps): Biometry {
   const dimension = deps.templateModel.dimension;
@@ -85,25 +95,17 @@ export function createBiometry(deps: BiometryDeps): Biometry {
   }
 
   /** Templates laid end to end in one matrix, so that 1:N matching is one pass over contiguous memory. */
-  function templateMatrix(templates: readonly Named[]): Float32Array {
+  function templateMatrix(templates: readonly Uint8Array[]): Float32Array {
     const matrix = new Float32Array(templates.length * dimension);
     templates.forEach((template, index) => {
-      try {
-        decodeTemplateInto(template.bytes, deps.templateModel, matrix, index * dimension);
-      } catch (error) {
-        throw about(`template ${index + 1} ("${clientName(template.filename)}")`, error);
-      }
+      onItemSync(FIRST_CANDIDATE + index, () => decodeTemplateInto(template, deps.templateModel, matrix, index * dimension));
     });
     return matrix;
   }
 
-  function singleTemplate(bytes: Uint8Array, part: string): Float32Array {
+  function singleTemplate(bytes: Uint8Array, item: number): Float32Array {
     const values = new Float32Array(dimension);
-    try {
-      decodeTemplateInto(bytes, deps.templateModel, values, 0);
-    } catch (error) {
-      throw about(`part "${part}"`, error);
-    }
+    onItemSync(item, () => decodeTemplateInto(bytes, deps.templateModel, values, 0));
     return values;
   }
 
@@ -120,44 +122,38 @@ export function createBiometry(deps: BiometryDeps): Biometry {
 
   const matchOne = (a: Float32Array, b: Float32Array): Match => timedSync(observe, 'match', () => match(dot(a, b)));
 
-  function matchAll(probe: Float32Array, matrix: Float32Array, names: readonly Named[]): NamedMatch[] {
-    return timedSync(observe, 'match', () => names.map((named, index) => ({ filename: named.filename, ...match(dot(probe, matrix, index * dimension)) })));
+  function matchAll(probe: Float32Array, matrix: Float32Array, count: number): Match[] {
+    return timedSync(observe, 'match', () => Array.from({ length: count }, (_, index) => match(dot(probe, matrix, index * dimension))));
   }
 
-  async function describeNamed(image: Uint8Array, name: string): Promise<Float32Array> {
-    try {
-      return await describeSample(image);
-    } catch (error) {
-      throw about(name, error);
-    }
-  }
+  const describeItem = (image: Uint8Array, item: number): Promise<Float32Array> => onItem(item, () => describeSample(image));
 
   return {
     findFaces,
     describeSample,
-    extract: async (image) => encodeTemplate(await describeSample(image), deps.templateModel),
-    compare: (template1, template2) => matchOne(singleTemplate(template1, 'bio_feature'), singleTemplate(template2, 'bio_template')),
+    extract: async (image) => encodeTemplate(await describeItem(image, 0), deps.templateModel),
+    compare: (template1, template2) => matchOne(singleTemplate(template1, 0), singleTemplate(template2, 1)),
     async verify(image, template) {
-      const reference = singleTemplate(template, 'bio_template');
-      const embedding = await describeSample(image);
+      const reference = singleTemplate(template, 1);
+      const embedding = await describeItem(image, 0);
       return { ...matchOne(embedding, reference), template: encodeTemplate(embedding, deps.templateModel) };
     },
     async extractAndCompare(image1, image2) {
-      const [first, second] = await Promise.all([describeNamed(image1, 'sample_1'), describeNamed(image2, 'sample_2')]);
+      const [first, second] = await Promise.all([describeItem(image1, 0), describeItem(image2, 1)]);
       return matchOne(first, second);
     },
-    compareN: (template, templates) => matchAll(singleTemplate(template, 'template_1'), templateMatrix(templates), templates),
+    compareN: (template, templates) => matchAll(singleTemplate(template, 0), templateMatrix(templates), templates.length),
     async verifyN(image, templates) {
       const matrix = templateMatrix(templates);
-      return matchAll(await describeSample(image), matrix, templates);
+      return matchAll(await describeItem(image, 0), matrix, templates.length);
     },
     async extractAndCompareN(image, images) {
-      const probe = await describeNamed(image, 'sample_1');
+      const probe = await describeItem(image, 0);
       const matrix = new Float32Array(images.length * dimension);
-      for (const [index, named] of images.entries()) {
-        matrix.set(await describeNamed(named.bytes, `sample ${index + 1} ("${clientName(named.filename)}")`), index * dimension);
+      for (const [index, candidate] of images.entries()) {
+        matrix.set(await describeItem(candidate, FIRST_CANDIDATE + index), index * dimension);
       }
-      return matchAll(probe, matrix, images);
+      return matchAll(probe, matrix, images.length);
     },
   };
 }

@@ -183,7 +183,18 @@ export function createAdmission(limits: AdmissionLimits, metrics: Metrics) {
 
 export type Admission = ReturnType<typeof createAdmission>;
 
-/** The signal that aborts when the request's client goes away before its answer. */
+/** Why a request's work stops: its client went away before the answer. The reason of its cancellation signal. */
+export class RequestCancelled extends Error {
+  override readonly name = 'RequestCancelled';
+  constructor() {
+    super('the client closed the request before its answer');
+  }
+}
+
+/**
+ * The signal that aborts, with a RequestCancelled reason, when the request's client goes away before its answer.
+ * Work that checks it (signal.throwIfAborted()) stops with that reason, which the error handler answers with silence.
+ */
 export function cancellation(res: ExpressResponse): AbortSignal {
   return res.locals.cancel as AbortSignal;
 }
@@ -208,7 +219,7 @@ export function admissionHandlers(admission: Admission): { enter: RequestHandler
       const cancel = new AbortController();
       res.locals.cancel = cancel.signal;
       res.once('close', () => {
-        if (!res.writableFinished) cancel.abort();
+        if (!res.writableFinished) cancel.abort(new RequestCancelled());
       });
       if (admission.entered(res)) next();
       else admission.enter(req, res, admitted(res, next));

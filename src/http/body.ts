@@ -50,7 +50,7 @@ export function bodyDeadline(ms: number, minBytesPerSecond: number): RequestHand
       res.locals.refusal = reason;
       res.set('Connection', 'close');
       res.once('finish', () => req.socket.destroy());
-      sendError(req, res, 'timeout', detail);
+      sendError(res, 'timeout', detail);
     };
     const deadline = setTimeout(() => refuse('body_timeout', `the body was not received within ${ms} ms`), ms);
     const rateCheck =

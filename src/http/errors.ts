@@ -1,17 +1,21 @@
-import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { type ApiArea, type ErrorKind, errorResponse, ServiceError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
+import { RequestCancelled } from './admission.js';
 
-export function areaOf(path: string): ApiArea {
-  // Routing ignores case (express's default), so /V1/FACE/PATTERN/EXTRACT reaches the extract route: its errors too.
-  const routed = path.toLowerCase();
-  if (routed.startsWith('/v1/face/pattern/')) return 'biometry';
-  if (routed.startsWith('/v1/face/liveness/')) return 'liveness';
-  return 'service';
-}
+/** Marks the request as one of `area`'s, whose codes its errors carry; the first handler of every route. */
+export const inArea =
+  (area: ApiArea): RequestHandler =>
+  (_req, res, next) => {
+    res.locals.area = area;
+    next();
+  };
 
-export function sendError(req: Request, res: Response, kind: ErrorKind, detail?: string): void {
-  const { status, body } = errorResponse(areaOf(req.path), kind, detail);
+/** The area of the route the request reached; a request no route took is the service's. */
+const areaOf = (res: Response): ApiArea => (res.locals.area as ApiArea | undefined) ?? 'service';
+
+export function sendError(res: Response, kind: ErrorKind, detail?: string): void {
+  const { status, body } = errorResponse(areaOf(res), kind, detail);
   res.locals.errorCode = body.code;
   // A request refused for its size is counted as a refusal, without a log line of its own (see createRefusalLog).
   if (kind === 'too-large') res.locals.refusal ??= 'too_large';
@@ -35,22 +39,24 @@ function clientErrorKind(error: unknown): ErrorKind | undefined {
 
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, next) => {
+    // The client has gone, and its request's observer has counted it as closed: there is no one to answer.
+    if (error instanceof RequestCancelled) return;
     if (res.headersSent) {
       next(error);
       return;
     }
     if (error instanceof ServiceError) {
       if (error.kind === 'model-runtime') logger.error({ err: error.cause, requestId: res.locals.requestId }, error.message);
-      sendError(req, res, error.kind, error.detail);
+      sendError(res, error.kind, error.detail);
       return;
     }
     const kind = clientErrorKind(error);
     if (kind) {
-      sendError(req, res, kind);
+      sendError(res, kind);
       return;
     }
     logger.error({ err: error, requestId: res.locals.requestId, route: req.path }, 'unhandled error');
-    sendError(req, res, 'internal');
+    sendError(res, 'internal');
   };
 }
 
@@ -58,8 +64,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
 export function methodNotAllowed(allowed: readonly string[]): RequestHandler {
   return (req, res) => {
     res.set('Allow', allowed.join(', '));
-    sendError(req, res, 'method', `${req.method} is not served here; use ${allowed.join(' or ')}`);
+    sendError(res, 'method', `${req.method} is not served here; use ${allowed.join(' or ')}`);
   };
 }
 
-export const notFound: RequestHandler = (req, res) => sendError(req, res, 'not-found');
+export const notFound: RequestHandler = (_req, res) => sendError(res, 'not-found');

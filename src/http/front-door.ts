@@ -5,7 +5,6 @@ import { type ApiArea, type ErrorKind, errorResponse } from '../errors.js';
 import type { Metrics, RejectionReason } from '../observability/metrics.js';
 import type { RefusalLog } from '../observability/refusals.js';
 import type { Admission } from './admission.js';
-import { areaOf } from './errors.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -38,6 +37,8 @@ export interface DoorRoute {
   /** As registered, e.g. /v1/face/pattern/extract: the route label of metrics. */
   path: string;
   method: string;
+  /** Whose codes its refusals carry. */
+  area: ApiArea;
   /** Requests pass the admission gate. */
   inference: boolean;
   /** Largest body the route reads, whatever its Content-Type. */
@@ -52,10 +53,11 @@ export interface FrontDoorDeps {
 }
 
 /** The path as express matches it: without query, in lower case, without one trailing slash. */
-const routeKey = (method: string | undefined, url: string | undefined): string => {
+const pathKey = (url: string | undefined): string => {
   const path = (url ?? '/').split('?')[0]!.toLowerCase();
-  return `${method} ${path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path}`;
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
 };
+const routeKey = (method: string | undefined, url: string | undefined): string => `${method} ${pathKey(url)}`;
 
 const CLOSING = Symbol('closing after a refusal');
 const REFUSED_AT = Symbol('when the connection was last refused for capacity');
@@ -81,6 +83,8 @@ export const RETRY_AFTER_SECONDS = 1;
  */
 export function createFrontDoor(deps: FrontDoorDeps, app: RequestListener): RequestListener {
   const routes = new Map(deps.routes.map((route) => [routeKey(route.method, route.path), route]));
+  // A method a path does not serve is answered in the path's area, as express answers it (methodNotAllowed).
+  const areas = new Map(deps.routes.map((route) => [pathKey(route.path), route.area]));
 
   function refuse(
     req: IncomingMessage,
@@ -115,7 +119,8 @@ export function createFrontDoor(deps: FrontDoorDeps, app: RequestListener): Requ
     }
     const route = routes.get(routeKey(req.method, req.url));
     const label = route?.path ?? 'unmatched';
-    const area = areaOf(req.url?.split('?')[0] ?? '/');
+    // A path no route serves is in no API area: the service answers for it, as it answers 404.
+    const area = areas.get(pathKey(req.url)) ?? 'service';
     const framing = framingProblem(req);
     if (framing) {
       refuse(req, res, { reason: 'bad_framing', kind: 'malformed-request', detail: framing, route: label, area, close: true });

@@ -1,12 +1,18 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { AppDeps, Route } from '../app.js';
+/** The liveness area (/v1/face/liveness/*, LDE-… codes): its two modes, media parts, payload and folder object. */
+import express, { type Request, type RequestHandler } from 'express';
+import type { Config } from '../config.js';
 import { clientName, ServiceError } from '../errors.js';
-import type { MediaPart } from '../liveness/liveness.js';
+import type { Liveness } from '../liveness/liveness.js';
+import { declaredImageTypes } from '../media/image.js';
+import type { Metrics } from '../observability/metrics.js';
 import { cancellation } from './admission.js';
 import { base64Allowance, imageBody } from './body.js';
 import { sendJson } from './json.js';
+import { folderAnswer, type MediaName } from './liveness-folder.js';
+import { parsePayload } from './liveness-payload.js';
 import { multipartBody, type Part, partsOf } from './multipart.js';
 import { declaredImageFormat, mediaType, transferDecode, usesBase64 } from './request.js';
+import type { Route } from './route.js';
 
 /**
  * Declared types a liveness media part may carry. Anything media-like passes, including multipart/form-data, which
@@ -14,7 +20,7 @@ import { declaredImageFormat, mediaType, transferDecode, usesBase64 } from './re
  */
 function isMediaType(type: string | undefined): boolean {
   if (!type || type === 'text/plain' || type === 'application/octet-stream' || type === 'multipart/form-data') return true;
-  return /^(image\/(jpeg|jpg|pjpeg|png)|video\/[\w.+-]+|application\/(zip|x-zip-compressed|json))$/.test(type);
+  return declaredImageTypes.has(type) || /^(video\/[\w.+-]+|application\/(zip|x-zip-compressed|json))$/.test(type);
 }
 
 const PAYLOAD = 'payload';
@@ -23,6 +29,11 @@ interface FolderLimits {
   maxMedia: number;
   maxMediaBytes: number;
   maxPayloadBytes: number;
+}
+
+/** A media part, decoded. */
+interface MediaPart extends MediaName {
+  bytes: Buffer;
 }
 
 function mediaParts(req: Request, parts: Part[], limits: FolderLimits): { media: MediaPart[]; payload: string | undefined } {
@@ -53,33 +64,49 @@ function mediaParts(req: Request, parts: Part[], limits: FolderLimits): { media:
   return { media, payload: payload?.bytes.toString('utf8') };
 }
 
-export function livenessRoutes(deps: AppDeps): Route[] {
-  const { config, liveness, metrics } = deps;
-  const single = imageBody(config.maxImageBytes);
-  const folder = multipartBody({
-    maxBodyBytes: config.maxRequestBytes,
-    maxPartBytes: base64Allowance(config.maxMediaBytes),
-    maxParts: config.maxImagesPerRequest + 1,
-  });
+export interface LivenessRouteDeps {
+  config: Pick<
+    Config,
+    'maxImageBytes' | 'maxRequestBytes' | 'maxMediaBytes' | 'maxImagesPerRequest' | 'maxResponseBytes' | 'livenessMaxPayloadBytes' | 'livenessThreshold' | 'livenessMaxAnalyses'
+  >;
+  /** The use cases, once the app serves the API (its routes are not reached before: see App.serve). */
+  liveness: () => Liveness;
+  metrics: Pick<Metrics, 'countLiveness'>;
+}
+
+export function livenessRoutes(deps: LivenessRouteDeps): Route[] {
+  const { config, metrics } = deps;
+  const single = express.Router().use(imageBody(config.maxImageBytes));
+  const folder = express.Router().use(
+    multipartBody({
+      maxBodyBytes: config.maxRequestBytes,
+      maxPartBytes: base64Allowance(config.maxMediaBytes),
+      maxParts: config.maxImagesPerRequest + 1,
+    }),
+  );
 
   const singleImage: RequestHandler = async (req, res) => {
-    const result = await liveness.detectImage(req.body as Buffer);
+    const result = await deps.liveness().detectImage(req.body as Buffer);
     metrics.countLiveness('image', result.passed ? 'passed' : 'attack');
     res.json(result);
   };
   const folderLimits: FolderLimits = { maxMedia: config.maxImagesPerRequest, maxMediaBytes: config.maxMediaBytes, maxPayloadBytes: config.livenessMaxPayloadBytes };
+  const payloadSettings = { defaultThreshold: config.livenessThreshold, maxAnalyses: config.livenessMaxAnalyses };
   const folderOfMedia: RequestHandler = async (req, res) => {
+    const timeCreated = Date.now() / 1000;
     const { media, payload } = mediaParts(req, partsOf(req), folderLimits);
-    const { folder, resolutions } = await liveness.detectFolder(media, payload, cancellation(res));
+    const request = parsePayload(payload, media.map((m) => m.key), payloadSettings);
+    const result = await deps.liveness().detectFolder(media.map((m) => m.bytes), request.analyses, cancellation(res));
+    const folder = folderAnswer({ timeCreated, timeUpdated: Date.now() / 1000, request, media, result, maxBytes: config.maxResponseBytes });
     sendJson(res, folder, config.maxResponseBytes);
-    for (const resolution of resolutions) metrics.countLiveness('folder', resolution);
+    for (const analysis of result.analyses) metrics.countLiveness('folder', analysis.resolution);
   };
 
   /** One path, two modes, chosen by the request's Content-Type: the body is read as the mode reads it. */
   const isSingleImage = (req: Request): boolean => declaredImageFormat(req.get('content-type')) !== undefined;
   const bodyByMode: RequestHandler = (req, res, next) => {
-    if (isSingleImage(req)) runChain(single, req, res, next);
-    else if (mediaType(req.get('content-type')) === 'multipart/form-data') runChain(folder, req, res, next);
+    if (isSingleImage(req)) single(req, res, next);
+    else if (mediaType(req.get('content-type')) === 'multipart/form-data') folder(req, res, next);
     else throw new ServiceError('content-type', 'send one image (image/jpeg, image/png) or multipart/form-data');
   };
   const byMode: RequestHandler = (req, res, next) => (isSingleImage(req) ? singleImage : folderOfMedia)(req, res, next);
@@ -88,27 +115,10 @@ export function livenessRoutes(deps: AppDeps): Route[] {
     {
       method: 'post',
       path: '/v1/face/liveness/detect',
+      area: 'liveness',
       inference: { maxBodyBytes: Math.max(base64Allowance(config.maxImageBytes), config.maxRequestBytes) },
       body: [bodyByMode],
       handlers: [byMode],
     },
   ];
-}
-
-/** Runs middleware in order as express would, handing errors (thrown or rejected) to `done`. */
-function runChain(handlers: readonly RequestHandler[], req: Request, res: Response, done: NextFunction): void {
-  const step = (index: number, error?: unknown): void => {
-    const handler = handlers[index];
-    if (error !== undefined || !handler) {
-      done(error);
-      return;
-    }
-    try {
-      const result: unknown = handler(req, res, (nextError?: unknown) => step(index + 1, nextError));
-      if (result instanceof Promise) result.catch((rejection: unknown) => done(rejection));
-    } catch (thrown) {
-      done(thrown);
-    }
-  };
-  step(0);
 }

@@ -1,6 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import { clientName, type ErrorKind, ServiceError } from '../errors.js';
-import { sniffImageFormat } from '../media/image.js';
+import { declaredImageTypes, sniffImageFormat } from '../media/image.js';
 import { boundaryOf, type ParsedPart, parseMultipart } from './multipart-parser.js';
 import { checkBodyEncoding, checkImageMatchesDeclared, declaredImageFormat, mediaType, refuseDeclaredLength, transferDecode } from './request.js';
 
@@ -127,8 +127,11 @@ export function selectParts<N extends string>(parts: Part[], spec: Record<N, Par
   return selected;
 }
 
-const imagePartTypes = new Set(['image/jpeg', 'image/jpg', 'image/pjpeg', 'image/png', 'application/octet-stream']);
-const templatePartTypes = new Set(['application/octet-stream']);
+const OCTET_STREAM = 'application/octet-stream';
+const acceptsDeclared: Record<PartKind, (type: string) => boolean> = {
+  image: (type) => type === OCTET_STREAM || declaredImageTypes.has(type),
+  template: (type) => type === OCTET_STREAM,
+};
 
 /**
  * The bytes of a part after transfer decoding, with its declared type checked: images may be declared as a JPEG/PNG
@@ -136,9 +139,8 @@ const templatePartTypes = new Set(['application/octet-stream']);
  * examples) or declared text/plain (the RFC 7578 default some clients write out) passes for both.
  */
 export function partBytes(part: Part, kind: PartKind, base64: boolean): Buffer {
-  const allowed = kind === 'image' ? imagePartTypes : templatePartTypes;
   const declared = part.declaredType;
-  if (declared && declared !== 'text/plain' && !allowed.has(declared)) {
+  if (declared && declared !== 'text/plain' && !acceptsDeclared[kind](declared)) {
     throw new ServiceError('part-content-type', `part "${clientName(part.name)}" is declared ${clientName(declared)}`);
   }
   const bytes = transferDecode(part.bytes, base64, () => new ServiceError(missingKind[kind], `part "${clientName(part.name)}" is not valid base64`));

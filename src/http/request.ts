@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { clientName, ServiceError } from '../errors.js';
-import { type ImageFormat, imageMimeTypes, sniffImageFormat } from '../media/image.js';
+import { declaredImageTypes, type ImageFormat, imageMimeTypes, sniffImageFormat } from '../media/image.js';
 import { decodeBase64 } from '../media/base64.js';
 
 /** The media type of a Content-Type value, lower-cased, without parameters. */
@@ -9,17 +9,10 @@ export function mediaType(contentType: string | undefined): string | undefined {
   return type || undefined;
 }
 
-/** Image types a client may declare; image/jpg and image/pjpeg are common misspellings of JPEG that we accept. */
-const declaredImageFormats: Record<string, ImageFormat> = {
-  'image/jpeg': 'jpeg',
-  'image/jpg': 'jpeg',
-  'image/pjpeg': 'jpeg',
-  'image/png': 'png',
-};
-
+/** The image format a Content-Type declares; undefined when it declares none we accept (see declaredImageTypes). */
 export function declaredImageFormat(contentType: string | undefined): ImageFormat | undefined {
   const type = mediaType(contentType);
-  return type ? declaredImageFormats[type] : undefined;
+  return type ? declaredImageTypes.get(type) : undefined;
 }
 
 /** Transfer encodings that mean the bytes as they are; base64 is the one this service decodes. */

@@ -246,7 +246,7 @@ export function createMediaAnalyser(deps: LivenessMediaDeps) {
     const faces: FaceFrame[] = [];
     const embedded = new Map<number, Promise<Float32Array[]>>();
     for (let index = 0; index < source.count; index++) {
-      if (cancel?.aborted) throw new ServiceError('client-closed');
+      cancel?.throwIfAborted();
       const frame = await source.load(index);
       const [largest, ...others] = await detectFaces(frame);
       if (!largest) continue;

@@ -12,7 +12,7 @@
  */
 import { ServiceError } from '../errors.js';
 import { decodeBase64 } from './base64.js';
-import { type ImageFormat, sniffImageFormat } from './image.js';
+import { type ImageFormat, imageMimeTypes, sniffImageFormat } from './image.js';
 import { evenlySpread } from './sequence.js';
 
 export interface CaptureFrame {
@@ -30,7 +30,7 @@ export interface CaptureObject {
 
 const unreadable = (detail: string): ServiceError => new ServiceError('sample-unreadable', detail);
 
-const DATA_URL = /^data:(image\/(?:jpeg|png));base64,/;
+const DATA_URL = new RegExp(`^data:(${Object.values(imageMimeTypes).join('|')});base64,`);
 
 function frameFromDataUrl(value: unknown, name: string): CaptureFrame {
   if (typeof value !== 'string') throw unreadable(`${name} is not a data URL`);
@@ -38,7 +38,7 @@ function frameFromDataUrl(value: unknown, name: string): CaptureFrame {
   if (!match) throw unreadable(`${name} is not a JPEG or PNG data URL in base64`);
   const bytes = decodeBase64(Buffer.from(value.slice(match[0].length), 'latin1'));
   const format = bytes ? sniffImageFormat(bytes) : undefined;
-  if (!bytes || !format || `image/${format}` !== match[1]) throw unreadable(`${name} does not hold the ${match[1]} image it declares`);
+  if (!bytes || !format || imageMimeTypes[format] !== match[1]) throw unreadable(`${name} does not hold the ${match[1]} image it declares`);
   return { name, format, bytes };
 }
 

@@ -8,7 +8,18 @@ sharp.cache(false);
 
 export type ImageFormat = 'jpeg' | 'png';
 
+/** The media type of each format. */
 export const imageMimeTypes: Record<ImageFormat, string> = { jpeg: 'image/jpeg', png: 'image/png' };
+
+/**
+ * The types a client may declare an image as, and the format each means: the media type of each format, and
+ * image/jpg and image/pjpeg, common misspellings of JPEG that we accept.
+ */
+export const declaredImageTypes: ReadonlyMap<string, ImageFormat> = new Map([
+  ...Object.entries(imageMimeTypes).map(([format, type]) => [type, format as ImageFormat] as const),
+  ['image/jpg', 'jpeg'],
+  ['image/pjpeg', 'jpeg'],
+]);
 
 /** The format the bytes are in, by their signature; undefined when neither JPEG nor PNG. */
 export function sniffImageFormat(bytes: Uint8Array): ImageFormat | undefined {

@@ -7,7 +7,7 @@ import type { Stage } from './stages.js';
  * too slow to send its body (body_timeout, slow_body: 408), or framed so that it could smuggle a request
  * (bad_framing: 400).
  */
-export type RejectionReason = 'queue_full' | 'queue_timeout' | 'loading' | 'too_large' | 'body_timeout' | 'slow_body' | 'bad_framing';
+export type RejectionReason = 'queue_full' | 'queue_timeout' | 'too_large' | 'body_timeout' | 'slow_body' | 'bad_framing';
 export type LivenessResult = 'passed' | 'attack' | 'SUCCESS' | 'DECLINED' | 'FAILED';
 
 export interface Metrics {

@@ -2,10 +2,15 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { projectRoot } from '../../src/config.js';
+import { createApp, type HealthStatus } from '../../src/app.js';
+import { composeApp, loadFaceModels } from '../../src/compose.js';
+import { loadConfig, projectRoot } from '../../src/config.js';
+import { createHttpServer } from '../../src/http/server.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { loadModels, ModelLoadError } from '../../src/models/registry.js';
 import { dataDir, needsData } from '../helpers/data.js';
 import { multipart } from '../helpers/multipart.js';
@@ -140,5 +145,40 @@ describe('start-up with broken models', () => {
     await assert.rejects(fetch(`${base}/v1/face/pattern/health`));
     assert.match(output, /no longer accepting connections/);
     assert.equal(existsSync(`/tmp/mat-debug-${child.pid}.log`), false, 'onnxruntime telemetry left its log file');
+  });
+});
+
+describe('the app before its models are loaded', () => {
+  it('answers health 3 and asks every other route to come back, in its own area, until it serves the API', async () => {
+    const config = loadConfig({ LOG_LEVEL: 'silent' });
+    const registry = await loadFaceModels(config);
+    let health: HealthStatus = { status: 3, message: 'loading models' };
+    const deps = composeApp(config, registry, createLogger('silent'), () => health);
+    const app = createApp({ ...deps, health: () => health });
+    const server = createHttpServer(config, app.listener);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const extract = (): Promise<Response> => fetch(`${base}/v1/face/pattern/extract`, { method: 'POST', body: 'x', headers: { 'content-type': 'image/jpeg' } });
+    try {
+      const loading = await fetch(`${base}/v1/face/liveness/health`);
+      assert.equal(loading.status, 503);
+      assert.deepEqual(await loading.json(), { status: 3, message: 'loading models' });
+      for (const [response, code] of [
+        [await extract(), 'BPE-001003'],
+        [await fetch(`${base}/v1/face/liveness/detect`, { method: 'POST', body: 'x', headers: { 'content-type': 'image/jpeg' } }), 'LDE-001003'],
+        [await fetch(`${base}/version`), 'SVC-001003'],
+      ] as const) {
+        assert.equal(response.status, 503);
+        assert.equal(response.headers.get('retry-after'), '1');
+        assert.equal(((await response.json()) as { code: string }).code, code);
+      }
+      app.serve(deps);
+      health = { status: 0, message: '' };
+      assert.equal((await fetch(`${base}/v1/face/pattern/health`)).status, 200);
+      assert.equal(((await (await extract()).json()) as { code: string }).code, 'BPE-002003', 'the route itself answers once served');
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await registry.release();
+    }
   });
 });

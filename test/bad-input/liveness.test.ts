@@ -10,7 +10,7 @@ import { crc32 } from 'node:zlib';
 import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import sharp from 'sharp';
 import { mediaSettings } from '../../src/compose.js';
-import { MAX_PAYLOAD_DEPTH } from '../../src/liveness/payload.js';
+import { MAX_PAYLOAD_DEPTH } from '../../src/http/liveness-payload.js';
 import { decodeVideo } from '../../src/media/video.js';
 import { greyJpeg, mjpegAvi } from '../helpers/avi.js';
 import { dataPath, needsData, readData } from '../helpers/data.js';

@@ -50,7 +50,9 @@ export async function startService(env: NodeJS.ProcessEnv = {}, fault?: ModelFau
   const registry = fault ? withFault(loaded, fault) : loaded;
   const health = (): HealthStatus => ({ status: 0, message: '' });
   const logger = logs ? createLogger('info', logs) : createLogger(config.logLevel);
-  const app = createApp(composeApp(config, registry, logger, health));
+  const deps = composeApp(config, registry, logger, health);
+  const app = createApp(deps);
+  app.serve(deps);
   const server: Server = createHttpServer(config, app.listener);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

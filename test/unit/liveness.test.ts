@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { attackProbability, ensembleAttackProbability, softmax } from '../../src/face/antispoof.js';
-import { analysisResolution, confidenceSpoofing, resultsData, systemResolution } from '../../src/liveness/folder.js';
+import { resultsData } from '../../src/http/liveness-folder.js';
+import { parsePayload } from '../../src/http/liveness-payload.js';
+import { analysisResolution, confidenceSpoofing, systemResolution } from '../../src/liveness/folder.js';
 import { type MediaAnalysis, sniffMediaKind } from '../../src/liveness/media.js';
 import { median } from '../../src/statistics.js';
-import { parsePayload } from '../../src/liveness/payload.js';
 import { bestShotIndex, frontality } from '../../src/liveness/quality.js';
 import { combinedScore, type TemporalEvidence } from '../../src/liveness/temporal.js';
 import { createRaster, rasterImage } from '../../src/media/raster.js';

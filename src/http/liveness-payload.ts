@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { clientName, ServiceError } from '../errors.js';
+import type { AnalysisSettings } from '../liveness/folder.js';
 
 const metaData = z.record(z.string(), z.unknown());
 
@@ -28,11 +29,10 @@ const payloadSchema = z
 /** Analysis types this service runs; the API's "quality" analysis is the liveness check. */
 export const supportedAnalysisTypes = ['quality'] as const;
 
-export interface AnalysisRequest {
+/** An analysis the payload asks for: what the liveness use case runs, and what the answer echoes. */
+export interface AnalysisRequest extends AnalysisSettings {
   type: (typeof supportedAnalysisTypes)[number];
   metaData: Record<string, unknown>;
-  thresholdSpoofing: number;
-  extractBestShot: boolean;
 }
 
 export interface FolderRequest {
