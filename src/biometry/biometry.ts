@@ -1,6 +1,7 @@
 import { aboutItem, ServiceError } from '../errors.js';
 import { chooseFace, type FaceChoice, type FaceChoicePolicy, relevantFaceHeight } from '../face/choice.js';
 import type { Detection } from '../face/detector.js';
+import { DegenerateFaceError } from '../face/geometry.js';
 import type { FacePipeline } from '../face/pipeline.js';
 import { type DecodeLimits, type EncodedImage, openImage } from '../media/image.js';
 import { ignoreStages, type StageObserver, timedSync } from '../observability/stages.js';
@@ -89,7 +90,7 @@ export function createBiometry(deps: BiometryDeps): Biometry {
     try {
       return await deps.pipeline.embed(sample, face);
     } catch (error) {
-      if (error instanceof RangeError) throw new ServiceError('template-not-extracted', 'the face could not be aligned');
+      if (error instanceof DegenerateFaceError) throw new ServiceError('template-not-extracted', 'the face could not be aligned');
       throw error;
     }
   }

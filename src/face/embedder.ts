@@ -1,5 +1,5 @@
 import type { ImageView, Rect } from '../media/raster.js';
-import { type Affine, applyAffine, invertAffine, type Point, similarityTransform } from './geometry.js';
+import { type Affine, applyAffine, DegenerateFaceError, invertAffine, type Point, similarityTransform } from './geometry.js';
 import type { EmbedderModel } from './roles.js';
 import { type ModelInputSpec, sampleView } from './sampling.js';
 
@@ -43,7 +43,7 @@ export function l2Normalise(vector: Float32Array): Float32Array {
   let sum = 0;
   for (let i = 0; i < vector.length; i++) sum += vector[i]! * vector[i]!;
   const norm = Math.sqrt(sum);
-  if (!(norm > 0) || !Number.isFinite(norm)) throw new RangeError('embedding has no direction');
+  if (!(norm > 0) || !Number.isFinite(norm)) throw new DegenerateFaceError('embedding has no direction');
   const out = new Float32Array(vector.length);
   for (let i = 0; i < vector.length; i++) out[i] = vector[i]! / norm;
   return out;

@@ -27,6 +27,15 @@ export function iou(a: Box, b: Box): number {
   return union > 0 ? inter / union : 0;
 }
 
+/**
+ * A face that cannot be described: landmarks that collapse to one point, a transform with no inverse, an embedding
+ * with no direction. Raised for what a photo holds, never for a programming error, so that callers can refuse the
+ * sample without blaming the client for a fault of ours.
+ */
+export class DegenerateFaceError extends Error {
+  override readonly name = 'DegenerateFaceError';
+}
+
 export function applyAffine(m: Affine, p: Point): Point {
   return [m[0] * p[0] + m[1] * p[1] + m[2], m[3] * p[0] + m[4] * p[1] + m[5]];
 }
@@ -34,7 +43,7 @@ export function applyAffine(m: Affine, p: Point): Point {
 export function invertAffine(m: Affine): Affine {
   const [a, b, c, d, e, f] = m;
   const det = a * e - b * d;
-  if (Math.abs(det) < 1e-12) throw new RangeError('affine transform is not invertible');
+  if (Math.abs(det) < 1e-12) throw new DegenerateFaceError('affine transform is not invertible');
   const ia = e / det;
   const ib = -b / det;
   const id = -d / det;
@@ -75,7 +84,7 @@ export function similarityTransform(from: readonly Point[], to: readonly Point[]
     cross += fx * ty - fy * tx;
     norm += fx * fx + fy * fy;
   }
-  if (norm < 1e-12) throw new RangeError('similarity transform needs points that are not all equal');
+  if (norm < 1e-12) throw new DegenerateFaceError('similarity transform needs points that are not all equal');
   const a = dot / norm;
   const b = cross / norm;
   return [a, -b, mtx - (a * mfx - b * mfy), b, a, mty - (b * mfx + a * mfy)];

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Affine, applyAffine, invertAffine, iou, type Point, similarityTransform } from '../../src/face/geometry.js';
+import { type Affine, applyAffine, DegenerateFaceError, invertAffine, iou, type Point, similarityTransform } from '../../src/face/geometry.js';
 
 const close = (actual: number, expected: number, tolerance = 1e-9): void =>
   assert.ok(Math.abs(actual - expected) <= tolerance, `${actual} is not within ${tolerance} of ${expected}`);
@@ -65,9 +65,9 @@ describe('similarityTransform', () => {
     }
   });
 
-  it('refuses degenerate input', () => {
-    assert.throws(() => similarityTransform([[1, 1]], [[2, 2]]), RangeError);
-    assert.throws(() => similarityTransform([[1, 1], [1, 1]], [[0, 0], [1, 1]]), RangeError);
+  it('refuses a call without point pairs as our fault, and points that collapse to one as a degenerate face', () => {
+    assert.throws(() => similarityTransform([[1, 1]], [[2, 2]]), (error) => error instanceof RangeError && !(error instanceof DegenerateFaceError));
+    assert.throws(() => similarityTransform([[1, 1], [1, 1]], [[0, 0], [1, 1]]), DegenerateFaceError);
   });
 });
 
@@ -80,6 +80,10 @@ describe('invertAffine', () => {
       close(back[0], p[0], 1e-9);
       close(back[1], p[1], 1e-9);
     }
+  });
+
+  it('calls a transform that collapses the plane a degenerate face', () => {
+    assert.throws(() => invertAffine([1, 2, 0, 2, 4, 0]), DegenerateFaceError);
   });
 });
 
