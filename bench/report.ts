@@ -19,6 +19,7 @@ import type { LoadReport, LoadRun } from './load.js';
 import type { OverloadReport } from './overload.js';
 import type { PeerReport } from './peer.js';
 import type { SoakReport } from './soak.js';
+import { userPhotoHeaders, userPhotoRows } from './lib/user-photo-table.js';
 import type { UserPhotosReport } from './user-photos.js';
 
 const benchDir = path.join(projectRoot, 'bench');
@@ -144,18 +145,7 @@ function userPhotosSection(report: UserPhotosReport): string {
     '',
     `Each photo alone, ${report.requestsPerPhoto} requests one at a time over HTTP; "sharp full decode" is sharp decoding the whole JPEG (EXIF rotation applied) in the benchmark's process, interleaved with the requests; "detector passes" and the stages come from the service's own metrics (decode counts every view decoded, inside the step that asked for it).`,
     '',
-    markdownTable(
-      ['photo', 'size', 'status', 'extract p50 ms', 'sharp full decode p50 ms', 'detector passes', 'decode ms', 'detect ms', 'landmarks ms', 'embed ms'],
-      report.photos.map((p) => [
-        p.label,
-        `${p.width}×${p.height}`,
-        String(p.status),
-        fixed(p.extractP50Ms),
-        fixed(p.fullDecodeP50Ms),
-        fixed(p.detectorRunsPerRequest, 1),
-        ...(['decode', 'detect', 'landmarks', 'embed'] as const).map((stage) => fixed(p.stagesMs[stage] ?? 0)),
-      ]),
-    ),
+    markdownTable(userPhotoHeaders, userPhotoRows(report.photos)),
   ].join('\n');
 }
 

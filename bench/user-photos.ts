@@ -14,7 +14,8 @@ import { positiveNumber } from './lib/options.js';
 import { type RunInfo, runInfo, writeResults } from './lib/run-info.js';
 import { buildService, startServiceProcess } from './lib/service-process.js';
 import { median } from '../src/statistics.js';
-import { fixed, textTable } from './lib/table.js';
+import { textTable } from './lib/table.js';
+import { USER_PHOTO_STAGES, userPhotoHeaders, userPhotoRows } from './lib/user-photo-table.js';
 
 export interface PhotoResult {
   id: string;
@@ -49,7 +50,6 @@ const service = await startServiceProcess();
 const stageSum = (text: string, stage: string): number =>
   Number(new RegExp(`^face_api_stage_duration_seconds_sum\\{stage="${stage}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
 const detectorRuns = (text: string): number => Number(/^face_api_stage_duration_seconds_count\{stage="detector_pass"\} (\S+)$/m.exec(text)?.[1] ?? 0);
-const STAGES = ['decode', 'detect', 'landmarks', 'embed'] as const;
 const metricsText = async (): Promise<string> => (await fetch(`${service.url}/metrics`)).text();
 
 async function extractOnce(photo: UserPhoto): Promise<{ ms: number; status: number }> {
@@ -92,25 +92,12 @@ try {
       extractP50Ms: median(extracts),
       fullDecodeP50Ms: median(decodes),
       detectorRunsPerRequest: (detectorRuns(after) - detectorRuns(before)) / requests,
-      stagesMs: Object.fromEntries(STAGES.map((stage) => [stage, ((stageSum(after, stage) - stageSum(before, stage)) * 1000) / requests])),
+      stagesMs: Object.fromEntries(USER_PHOTO_STAGES.map((stage) => [stage, ((stageSum(after, stage) - stageSum(before, stage)) * 1000) / requests])),
     });
     console.log(`${photo.id}: done`);
   }
   const report: UserPhotosReport = { run: runInfo({ LOG_LEVEL: service.config.logLevel }, []), requestsPerPhoto: requests, photos: results };
-  console.log(
-    `\n${textTable(
-      ['photo', 'size', 'status', 'extract p50 ms', 'sharp full decode p50 ms', 'detector passes', ...STAGES.map((s) => `${s} ms`)],
-      results.map((r) => [
-        r.label,
-        `${r.width}×${r.height}`,
-        String(r.status),
-        fixed(r.extractP50Ms),
-        fixed(r.fullDecodeP50Ms),
-        fixed(r.detectorRunsPerRequest, 1),
-        ...STAGES.map((s) => fixed(r.stagesMs[s] ?? 0)),
-      ]),
-    )}\n`,
-  );
+  console.log(`\n${textTable(userPhotoHeaders, userPhotoRows(results))}\n`);
   console.log(`results: ${await writeResults('user-photos', report)}`);
 } finally {
   await service.stop();
